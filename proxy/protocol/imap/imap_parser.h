@@ -1,0 +1,117 @@
+// Pure, incremental, bounded parser for the IMAP commands a client may send
+// before it is logged in (RFC 9051 / RFC 3501 pre-auth subset).
+//
+// Bytes go in with feed(); events come out of next(), one at a time, until it
+// answers NeedMore. No I/O happens here: the session decides what to write.
+// Feeding the same bytes in any split (one byte at a time included) yields the
+// same sequence of events; tests/unit/test_imap_parser.cc proves it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace podgate::imap {
+
+enum class CommandKind {
+  Capability,
+  Noop,
+  Logout,
+  StartTls,
+  Id,
+  Login,
+  Authenticate,
+  Unknown,  // any other command name, well-formed tag: the session answers BAD
+};
+
+struct Command {
+  std::string tag;
+  CommandKind kind = CommandKind::Unknown;
+  std::string name;  // the command name, upper-cased ("LOGIN", "SELECT", ...)
+
+  // LOGIN: both astrings decoded (atom, quoted string or literal).
+  std::string user;
+  std::string password;
+
+  // AUTHENTICATE: mechanism upper-cased; the SASL-IR initial response exactly
+  // as sent (base64 text, or "=" for an empty response), absent when not sent.
+  std::string mechanism;
+  std::optional<std::string> initial_response;
+
+  // ID: the field/value pairs ("ID NIL" gives none); a NIL value is empty.
+  std::vector<std::pair<std::string, std::string>> id_fields;
+};
+
+enum class ErrorKind {
+  LineTooLong,     // the command (line plus literals) exceeded max_command_bytes: fatal
+  LiteralTooLarge, // a literal announced more than fits in max_command_bytes: fatal
+  BadSyntax,       // malformed command; the rest of its line was skipped: not fatal
+};
+
+struct Error {
+  ErrorKind kind = ErrorKind::BadSyntax;
+  std::string tag;      // the command's tag when it could be read, otherwise "*"
+  std::string message;  // short human text for the BAD answer, no user data in it
+  bool fatal() const { return kind != ErrorKind::BadSyntax; }
+};
+
+struct Event {
+  enum class Type {
+    NeedMore,             // feed more bytes
+    Command,              // `command` is filled in
+    LiteralContinuation,  // a synchronizing literal {n} was announced: send "+ ..."
+    SaslResponse,         // a line answering an AUTHENTICATE challenge: `sasl_line`
+    Error,                // `error` is filled in
+  };
+  Type type = Type::NeedMore;
+  Command command;
+  Error error;
+  std::string sasl_line;  // without CRLF; "*" means the client cancelled
+};
+
+class Parser {
+ public:
+  static constexpr std::size_t kDefaultMaxCommandBytes = 8192;
+
+  explicit Parser(std::size_t max_command_bytes = kDefaultMaxCommandBytes);
+
+  // Appends bytes from the client. Never fails; limits are reported by next().
+  void feed(std::string_view bytes);
+
+  // The next event from the bytes fed so far.
+  Event next();
+
+  // The next complete line is an answer to an AUTHENTICATE challenge and comes
+  // back as Event::SaslResponse instead of being parsed as a command. Applies
+  // to one line; call again for each further challenge.
+  void expect_sasl_response();
+
+  // Forgets everything buffered and not yet returned (STARTTLS: plaintext
+  // pipelined behind the command must never run) and any partial command.
+  void discard_buffered();
+
+  // Bytes held that next() has not consumed yet; bounded by max_command_bytes
+  // plus the size of the last feed().
+  std::size_t buffered_bytes() const;
+
+ private:
+  // Implementation state lives here (buffer, read position, partial command,
+  // literal bookkeeping, sasl mode, skipping-to-end-of-line after an error).
+  struct State;
+  std::size_t max_command_bytes_;
+  std::string buffer_;
+  std::size_t pos_ = 0;
+  bool sasl_line_expected_ = false;
+  bool fatal_ = false;
+  // Partial command being assembled across literals.
+  std::string line_so_far_;       // the command text with literals replaced by their decoded values kept separately
+  std::vector<std::string> literals_;
+  std::size_t literal_remaining_ = 0;
+  std::size_t command_bytes_ = 0;
+  bool skipping_line_ = false;
+};
+
+}  // namespace podgate::imap
