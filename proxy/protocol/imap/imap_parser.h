@@ -46,9 +46,9 @@ struct Command {
 };
 
 enum class ErrorKind {
-  LineTooLong,     // the command (line plus literals) exceeded max_command_bytes: fatal
-  LiteralTooLarge, // a literal announced more than fits in max_command_bytes: fatal
-  BadSyntax,       // malformed command; the rest of its line was skipped: not fatal
+  LineTooLong,      // the command (line plus literals) exceeded max_command_bytes: fatal
+  LiteralTooLarge,  // a literal announced more than fits in max_command_bytes: fatal
+  BadSyntax,        // malformed command; the rest of its line was skipped: not fatal
 };
 
 struct Error {
@@ -93,25 +93,50 @@ class Parser {
   // pipelined behind the command must never run) and any partial command.
   void discard_buffered();
 
+  // Hands over the bytes next() has not consumed and empties the parser. For
+  // the moment a login succeeds: whatever the client pipelined behind it is
+  // no longer pre-auth IMAP but the pod's to read. Call it between commands.
+  std::string take_unparsed();
+
   // Bytes held that next() has not consumed yet; bounded by max_command_bytes
   // plus the size of the last feed().
   std::size_t buffered_bytes() const;
 
  private:
-  // Implementation state lives here (buffer, read position, partial command,
-  // literal bookkeeping, sasl mode, skipping-to-end-of-line after an error).
-  struct State;
+  // One lexical piece of the command being assembled. A literal becomes a
+  // String token as soon as it is announced, so the grammar never needs to know
+  // how a string was sent.
+  struct Token {
+    enum class Kind { Atom, String, OpenParen, CloseParen, Space, Invalid };
+    Kind kind = Kind::Invalid;
+    std::string text;  // Atom and String only: the decoded bytes
+  };
+  // Walks tokens along the command grammar (defined in imap_parser.cc).
+  class Grammar;
+
+  static void append_tokens(std::string_view line, std::vector<Token>& tokens);
+
+  std::optional<std::size_t> find_line_feed();
+  bool consume_literal_bytes();
+  std::optional<Event> on_line(std::string_view line);
+  std::optional<Event> on_literal_announced(std::size_t size, bool synchronizing);
+  Event finish_command();
+  Event sasl_response(std::string_view line);
+  Event fatal_error(ErrorKind kind);
+  void start_next_command();
+  void compact_buffer();
+
   std::size_t max_command_bytes_;
   std::string buffer_;
-  std::size_t pos_ = 0;
+  std::size_t pos_ = 0;      // start of the bytes next() has not consumed
+  std::size_t scanned_ = 0;  // bytes after pos_ already known to hold no line feed
   bool sasl_line_expected_ = false;
   bool fatal_ = false;
-  // Partial command being assembled across literals.
-  std::string line_so_far_;       // the command text with literals replaced by their decoded values kept separately
-  std::vector<std::string> literals_;
-  std::size_t literal_remaining_ = 0;
+  // The command read so far: its tokens, its size on the wire, and how many
+  // bytes of the literal it is in the middle of are still to come.
+  std::vector<Token> tokens_;
   std::size_t command_bytes_ = 0;
-  bool skipping_line_ = false;
+  std::size_t literal_remaining_ = 0;
 };
 
 }  // namespace podgate::imap

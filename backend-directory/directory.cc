@@ -1,0 +1,150 @@
+#include "backend-directory/directory.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace podgate::directory {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr Protocol kProtocols[] = {Protocol::Imap, Protocol::Pop3, Protocol::Smtp};
+
+std::string lower(std::string_view text) {
+  std::string result(text);
+  std::transform(result.begin(), result.end(), result.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return result;
+}
+
+void require_object(const json& value, const std::string& where) {
+  if (!value.is_object()) throw DirectoryError(where + " must be a JSON object");
+}
+
+}  // namespace
+
+const char* to_string(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::Imap:
+      return "imap";
+    case Protocol::Pop3:
+      return "pop3";
+    case Protocol::Smtp:
+      return "smtp";
+  }
+  return "unknown";
+}
+
+std::optional<Protocol> protocol_from_string(std::string_view text) {
+  for (Protocol protocol : kProtocols) {
+    if (text == to_string(protocol)) return protocol;
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<const Directory> Directory::load_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw DirectoryError("cannot open directory file " + path);
+  json document = json::parse(file, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) throw DirectoryError("directory file " + path + " is not valid JSON");
+  try {
+    return from_json(document);
+  } catch (const DirectoryError& error) {
+    throw DirectoryError("directory file " + path + ": " + error.what());
+  }
+}
+
+std::shared_ptr<const Directory> Directory::from_json(const json& document) {
+  auto directory = std::make_shared<Directory>();
+  require_object(document, "the directory");
+  for (const auto& [key, value] : document.items()) {
+    if (key != "pods" && key != "users" && key != "domains") {
+      throw DirectoryError("unknown top-level key \"" + key + "\"");
+    }
+    require_object(value, "\"" + key + "\"");
+  }
+
+  const json no_entries = json::object();
+  auto section = [&](const char* name) -> const json& {
+    auto found = document.find(name);
+    return found == document.end() ? no_entries : *found;
+  };
+
+  for (const auto& [name, pod_json] : section("pods").items()) {
+    std::string where = "pod \"" + name + "\"";
+    require_object(pod_json, where);
+    Pod pod;
+    for (const auto& [key, servers] : pod_json.items()) {
+      auto protocol = protocol_from_string(key);
+      if (!protocol) throw DirectoryError(where + ": unknown key \"" + key + "\"");
+      if (!servers.is_array()) throw DirectoryError(where + ": \"" + key + "\" must be a list");
+      for (const json& server : servers) {
+        auto address = server.is_string() ? core::parse_socket_address(server.get<std::string>())
+                                          : std::nullopt;
+        if (!address) {
+          throw DirectoryError(where + ": \"" + key + "\" has " + server.dump() +
+                               ", expected \"ip:port\"");
+        }
+        pod.servers[*protocol].push_back(Server{server.get<std::string>(), *address});
+      }
+    }
+    directory->pods_.emplace(name, std::move(pod));
+  }
+
+  auto read_assignments = [&](const char* section_name, std::map<std::string, Assignment>& into) {
+    for (const auto& [name, entry] : section(section_name).items()) {
+      std::string where = std::string(section_name) + " entry \"" + name + "\"";
+      require_object(entry, where);
+      Assignment assignment;
+      for (const auto& [key, value] : entry.items()) {
+        if (key == "pod") {
+          if (!value.is_string()) throw DirectoryError(where + ": \"pod\" must be a string");
+          assignment.pod = value.get<std::string>();
+        } else if (auto protocol = protocol_from_string(key)) {
+          if (!value.is_boolean()) throw DirectoryError(where + ": \"" + key + "\" must be true or false");
+          assignment.enabled[*protocol] = value.get<bool>();
+        } else {
+          throw DirectoryError(where + ": unknown key \"" + key + "\"");
+        }
+      }
+      if (assignment.pod.empty()) throw DirectoryError(where + " has no \"pod\"");
+      if (!directory->pods_.count(assignment.pod)) {
+        throw DirectoryError(where + " points to unknown pod \"" + assignment.pod + "\"");
+      }
+      if (!into.emplace(lower(name), std::move(assignment)).second) {
+        throw DirectoryError(where + " is listed twice (names are case-insensitive)");
+      }
+    }
+  };
+  read_assignments("users", directory->users_);
+  read_assignments("domains", directory->domains_);
+  return directory;
+}
+
+Route Directory::route_for(const Assignment& assignment, Protocol protocol) const {
+  Route route;
+  route.pod = assignment.pod;
+  const Pod& pod = pods_.at(assignment.pod);
+  if (auto servers = pod.servers.find(protocol); servers != pod.servers.end()) {
+    route.servers = servers->second;
+  }
+  if (auto enabled = assignment.enabled.find(protocol); enabled != assignment.enabled.end()) {
+    route.protocol_enabled = enabled->second;
+  }
+  return route;
+}
+
+std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {
+  std::string key = lower(user);
+  if (auto found = users_.find(key); found != users_.end()) return route_for(found->second, protocol);
+  std::size_t at = key.rfind('@');
+  if (at == std::string::npos) return std::nullopt;
+  if (auto found = domains_.find(key.substr(at + 1)); found != domains_.end()) {
+    return route_for(found->second, protocol);
+  }
+  return std::nullopt;
+}
+
+}  // namespace podgate::directory

@@ -1,0 +1,69 @@
+// The directory model: which pod holds a user's mailbox, and which servers of
+// that pod speak each protocol. Loaded from the JSON document of DESIGN.md;
+// an immutable snapshot once built, so readers on any thread may share it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/address.h"
+
+namespace podgate::directory {
+
+enum class Protocol { Imap, Pop3, Smtp };
+const char* to_string(Protocol protocol);
+std::optional<Protocol> protocol_from_string(std::string_view text);
+
+class DirectoryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Server {
+  std::string text;  // as written in the directory, for logs
+  core::SocketAddress address;
+};
+
+// What the proxy needs to log a user in to their pod.
+struct Route {
+  std::string pod;
+  std::vector<Server> servers;  // in the order to try them
+  bool protocol_enabled = true;
+};
+
+class Directory {
+ public:
+  // Throws DirectoryError with a message naming the offending entry.
+  static std::shared_ptr<const Directory> from_json(const nlohmann::json& document);
+  static std::shared_ptr<const Directory> load_file(const std::string& path);
+
+  // Looks the user up exactly (case-insensitively), then by the domain after
+  // the last '@'. nullopt when neither is known.
+  std::optional<Route> lookup(std::string_view user, Protocol protocol) const;
+
+  std::size_t user_count() const { return users_.size(); }
+  std::size_t pod_count() const { return pods_.size(); }
+
+ private:
+  struct Pod {
+    std::map<Protocol, std::vector<Server>> servers;
+  };
+  struct Assignment {
+    std::string pod;
+    std::map<Protocol, bool> enabled;  // absent means enabled
+  };
+  Route route_for(const Assignment& assignment, Protocol protocol) const;
+
+  std::map<std::string, Pod> pods_;
+  std::map<std::string, Assignment> users_;    // keys lower-cased
+  std::map<std::string, Assignment> domains_;  // keys lower-cased
+};
+
+}  // namespace podgate::directory

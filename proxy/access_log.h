@@ -1,0 +1,58 @@
+// One JSON line per client session: who, where to, how it ended, and how long
+// each login phase took. Never holds a password or SASL payload: the record
+// has no field that could carry one.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+namespace podgate::proxy {
+
+// Durations in milliseconds; a phase the session never reached stays empty.
+struct LoginPhases {
+  std::optional<double> tls;
+  std::optional<double> credentials;
+  std::optional<double> directory;
+  std::optional<double> backend_connect;
+  std::optional<double> backend_auth;
+  std::optional<double> total;
+};
+
+struct SessionRecord {
+  std::string session;
+  std::string protocol;
+  std::string listener;
+  std::string client;
+  std::string user;
+  std::string pod;
+  std::string backend;
+  std::string tls = "none";
+  std::string result = "no_login";  // ok, auth_failed, disabled, unavailable, no_login
+  std::string close_reason;
+  std::uint64_t bytes_from_client = 0;
+  std::uint64_t bytes_to_client = 0;
+  LoginPhases phases;
+  double duration_ms = 0;
+};
+
+std::string to_json_line(const SessionRecord& record);
+
+class AccessLog {
+ public:
+  // "-" writes to standard output. Throws std::runtime_error if the file
+  // cannot be opened for appending.
+  explicit AccessLog(const std::string& path);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  void write(const SessionRecord& record);
+
+ private:
+  std::FILE* file_;
+  bool owned_;
+};
+
+}  // namespace podgate::proxy

@@ -1,0 +1,141 @@
+#include "proxy/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace podgate::proxy {
+
+using nlohmann::json;
+
+namespace {
+
+void only_keys(const json& object, const std::string& where, const std::set<std::string>& known) {
+  if (!object.is_object()) throw ConfigError(where + " must be a JSON object");
+  for (const auto& [key, value] : object.items()) {
+    if (!known.count(key)) throw ConfigError(where + ": unknown key \"" + key + "\"");
+  }
+}
+
+std::string string_at(const json& object, const std::string& key, const std::string& where) {
+  auto found = object.find(key);
+  if (found == object.end() || !found->is_string() || found->get<std::string>().empty()) {
+    throw ConfigError(where + ": \"" + key + "\" must be a non-empty string");
+  }
+  return found->get<std::string>();
+}
+
+template <typename Number>
+void read_positive(const json& object, const std::string& key, const std::string& where,
+                   Number& into) {
+  auto found = object.find(key);
+  if (found == object.end()) return;
+  if (!found->is_number_unsigned() || found->get<std::uint64_t>() == 0) {
+    throw ConfigError(where + ": \"" + key + "\" must be a positive whole number");
+  }
+  into = static_cast<Number>(found->get<std::uint64_t>());
+}
+
+std::string resolve(const std::filesystem::path& base, const std::string& path) {
+  if (path == "-" || std::filesystem::path(path).is_absolute()) return path;
+  return (base / path).string();
+}
+
+ListenerConfig read_listener(const json& entry, const std::string& where) {
+  only_keys(entry, where, {"protocol", "listen", "tls"});
+  ListenerConfig listener;
+  std::string protocol = string_at(entry, "protocol", where);
+  auto parsed_protocol = directory::protocol_from_string(protocol);
+  if (!parsed_protocol) throw ConfigError(where + ": unknown protocol \"" + protocol + "\"");
+  if (*parsed_protocol != directory::Protocol::Imap) {
+    throw ConfigError(where + ": protocol \"" + protocol + "\" is not supported yet (imap only)");
+  }
+  listener.protocol = *parsed_protocol;
+  listener.listen = string_at(entry, "listen", where);
+  auto address = core::parse_socket_address(listener.listen);
+  if (!address) {
+    throw ConfigError(where + ": \"listen\" must be \"ip:port\", got \"" + listener.listen + "\"");
+  }
+  listener.address = *address;
+  std::string tls = string_at(entry, "tls", where);
+  if (tls == "implicit") {
+    listener.tls = ListenerTls::Implicit;
+  } else if (tls == "starttls") {
+    listener.tls = ListenerTls::StartTls;
+  } else {
+    throw ConfigError(where + ": \"tls\" must be \"implicit\" or \"starttls\"");
+  }
+  return listener;
+}
+
+}  // namespace
+
+Config load_config(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw ConfigError("cannot open config file " + path);
+  json document = json::parse(file, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) throw ConfigError("config file " + path + " is not valid JSON");
+  std::filesystem::path base = std::filesystem::path(path).parent_path();
+
+  Config config;
+  only_keys(document, "config",
+            {"listeners", "tls", "directory", "admin", "timeouts", "limits", "access_log"});
+
+  auto listeners = document.find("listeners");
+  if (listeners == document.end() || !listeners->is_array() || listeners->empty()) {
+    throw ConfigError("config: \"listeners\" must be a non-empty list");
+  }
+  for (std::size_t i = 0; i < listeners->size(); ++i) {
+    config.listeners.push_back(
+        read_listener((*listeners)[i], "listeners[" + std::to_string(i) + "]"));
+  }
+
+  // Absent required sections fail their own checks below; absent optional
+  // ones read as empty objects, leaving the defaults.
+  const json missing;
+  const json empty = json::object();
+  auto section = [&](const char* name, const json& fallback) -> const json& {
+    auto found = document.find(name);
+    return found == document.end() ? fallback : *found;
+  };
+
+  const json& tls = section("tls", missing);
+  only_keys(tls, "tls", {"certificate", "private_key"});
+  config.certificate = resolve(base, string_at(tls, "certificate", "tls"));
+  config.private_key = resolve(base, string_at(tls, "private_key", "tls"));
+
+  const json& directory = section("directory", missing);
+  only_keys(directory, "directory", {"file"});
+  config.directory_file = resolve(base, string_at(directory, "file", "directory"));
+
+  if (const json& admin = section("admin", missing); !admin.is_null()) {
+    only_keys(admin, "admin", {"listen"});
+    config.admin_listen = string_at(admin, "listen", "admin");
+  }
+
+  if (document.contains("access_log")) {
+    config.access_log = resolve(base, string_at(document, "access_log", "config"));
+  }
+
+  const json& timeouts = section("timeouts", empty);
+  only_keys(timeouts, "timeouts",
+            {"preauth_seconds", "idle_seconds", "backend_connect_seconds", "backend_auth_seconds"});
+  read_positive(timeouts, "preauth_seconds", "timeouts", config.timeouts.preauth_seconds);
+  read_positive(timeouts, "idle_seconds", "timeouts", config.timeouts.idle_seconds);
+  read_positive(timeouts, "backend_connect_seconds", "timeouts",
+                config.timeouts.backend_connect_seconds);
+  read_positive(timeouts, "backend_auth_seconds", "timeouts",
+                config.timeouts.backend_auth_seconds);
+
+  const json& limits = section("limits", empty);
+  only_keys(limits, "limits", {"max_command_bytes", "max_invalid_commands"});
+  read_positive(limits, "max_command_bytes", "limits", config.limits.max_command_bytes);
+  read_positive(limits, "max_invalid_commands", "limits", config.limits.max_invalid_commands);
+  if (config.limits.max_command_bytes < 512) {
+    throw ConfigError("limits: \"max_command_bytes\" must be at least 512");
+  }
+  return config;
+}
+
+}  // namespace podgate::proxy

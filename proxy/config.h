@@ -1,0 +1,62 @@
+// podgate's configuration file (JSON, see README.md). Read once at start-up;
+// every mistake is reported with the key that holds it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backend-directory/directory.h"
+#include "core/address.h"
+
+namespace podgate::proxy {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class ListenerTls {
+  Implicit,  // TLS from the first byte (993, 995, 465)
+  StartTls,  // plaintext greeting, TLS after STARTTLS/STLS (143, 110, 587)
+};
+
+struct ListenerConfig {
+  directory::Protocol protocol = directory::Protocol::Imap;
+  std::string listen;  // as written, for logs
+  core::SocketAddress address;
+  ListenerTls tls = ListenerTls::Implicit;
+};
+
+struct Timeouts {
+  // Time a client has to log in; RFC 9051 asks for at least 1 minute.
+  std::uint32_t preauth_seconds = 60;
+  // Silence allowed after login, both ways. IMAP clients refresh IDLE every
+  // 29 minutes (RFC 2177), so this must be well above 30 minutes.
+  std::uint32_t idle_seconds = 3600;
+  std::uint32_t backend_connect_seconds = 10;
+  std::uint32_t backend_auth_seconds = 30;
+};
+
+struct Limits {
+  std::size_t max_command_bytes = 8192;  // one pre-auth command, literals included
+  std::uint32_t max_invalid_commands = 5;
+};
+
+struct Config {
+  std::vector<ListenerConfig> listeners;
+  std::string certificate;
+  std::string private_key;
+  std::string directory_file;
+  std::string access_log = "-";  // "-" is standard output
+  std::string admin_listen;      // accepted for forward compatibility; not served yet
+  Timeouts timeouts;
+  Limits limits;
+};
+
+// Relative paths are resolved against the config file's folder.
+Config load_config(const std::string& path);
+
+}  // namespace podgate::proxy

@@ -1,0 +1,127 @@
+// podgate: the authenticating front door. Loads the configuration, the
+// directory and the certificate, opens the listeners and runs the loop until
+// SIGTERM/SIGINT. SIGHUP reloads the directory file.
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <memory>
+#include <vector>
+
+#include "backend-directory/directory.h"
+#include "core/tls_context.h"
+#include "proxy/access_log.h"
+#include "proxy/config.h"
+#include "proxy/listener.h"
+#include "proxy/worker.h"
+
+namespace {
+
+using namespace podgate;
+
+struct Runtime {
+  proxy::Config config;
+  proxy::Worker worker;
+  std::vector<std::unique_ptr<proxy::Listener>> listeners;
+  uv_signal_t stop_signals[2];
+  uv_signal_t reload_signal;
+};
+
+void stop(Runtime& runtime) {
+  if (runtime.worker.stopping) return;
+  runtime.worker.stopping = true;
+  spdlog::info("stopping: closing listeners and sessions");
+  for (auto& listener : runtime.listeners) listener->close();
+  // shut_down() may free the session: iterate over a copy.
+  auto sessions = runtime.worker.sessions;
+  for (auto* session : sessions) session->shut_down();
+  for (auto& handle : runtime.stop_signals) uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
+}
+
+void reload_directory(Runtime& runtime) {
+  try {
+    runtime.worker.directory = directory::Directory::load_file(runtime.config.directory_file);
+    spdlog::info("directory reloaded: {} users, {} pods", runtime.worker.directory->user_count(),
+                 runtime.worker.directory->pod_count());
+  } catch (const std::exception& error) {
+    spdlog::error("directory reload failed, keeping the previous one: {}", error.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"podgate: authenticating front door for IMAP, POP3 and SMTP submission"};
+  std::string config_path;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file (JSON)")->required();
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  Runtime runtime;
+  core::SslCtxPtr server_tls;
+  std::unique_ptr<proxy::AccessLog> access_log;
+  try {
+    runtime.config = proxy::load_config(config_path);
+    runtime.worker.directory = directory::Directory::load_file(runtime.config.directory_file);
+    server_tls = core::make_server_context(runtime.config.certificate, runtime.config.private_key);
+    if (check_only) {
+      std::printf("configuration OK: %zu listeners, %zu users, %zu pods\n",
+                  runtime.config.listeners.size(), runtime.worker.directory->user_count(),
+                  runtime.worker.directory->pod_count());
+      return 0;
+    }
+    access_log = std::make_unique<proxy::AccessLog>(runtime.config.access_log);
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return 2;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  uv_loop_t* loop = uv_default_loop();
+  runtime.worker.loop = loop;
+  runtime.worker.config = &runtime.config;
+  runtime.worker.server_tls = server_tls.get();
+  runtime.worker.access_log = access_log.get();
+
+  for (const auto& listener_config : runtime.config.listeners) {
+    auto listener = std::make_unique<proxy::Listener>(runtime.worker, listener_config);
+    if (std::string problem = listener->start(); !problem.empty()) {
+      spdlog::error("{}", problem);
+      return 1;
+    }
+    spdlog::info("listening on {} ({}, {})", listener_config.listen,
+                 directory::to_string(listener_config.protocol),
+                 listener_config.tls == proxy::ListenerTls::Implicit ? "implicit TLS" : "STARTTLS");
+    runtime.listeners.push_back(std::move(listener));
+  }
+
+  int stop_signal_numbers[2] = {SIGTERM, SIGINT};
+  for (int i = 0; i < 2; ++i) {
+    uv_signal_init(loop, &runtime.stop_signals[i]);
+    runtime.stop_signals[i].data = &runtime;
+    uv_signal_start(
+        &runtime.stop_signals[i],
+        [](uv_signal_t* handle, int) { stop(*static_cast<Runtime*>(handle->data)); },
+        stop_signal_numbers[i]);
+  }
+  uv_signal_init(loop, &runtime.reload_signal);
+  runtime.reload_signal.data = &runtime;
+  uv_signal_start(
+      &runtime.reload_signal,
+      [](uv_signal_t* handle, int) { reload_directory(*static_cast<Runtime*>(handle->data)); },
+      SIGHUP);
+
+  if (!runtime.config.admin_listen.empty()) {
+    spdlog::warn("\"admin\" is set but this build has no admin API; {} is not served",
+                 runtime.config.admin_listen);
+  }
+  spdlog::info("podgate ready: {} users in the directory", runtime.worker.directory->user_count());
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  spdlog::info("stopped");
+  return 0;
+}

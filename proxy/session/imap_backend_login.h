@@ -1,0 +1,83 @@
+// The IMAP side of the extra authentication hop, as a pure state machine:
+// bytes from the pod go in, bytes for the pod and a verdict come out. The
+// session owns the socket; this class only knows the dialogue:
+//
+//   pod:     * OK [CAPABILITY ...] ready          (or no CAPABILITY: we ask)
+//   podgate: I ID ("x-originating-ip" ...)        (when the pod speaks ID)
+//   podgate: L AUTHENTICATE PLAIN <base64>        (SASL-IR), else L LOGIN "u" "p"
+//   pod:     L OK [CAPABILITY ...] Logged in      (or no CAPABILITY: we ask)
+//
+// Replies are matched by the fixed tags podgate sends, never by client tags.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace podgate::proxy {
+
+struct ClientIdentity {
+  std::string ip;
+  int port = 0;
+  std::string local_ip;  // where the client reached podgate
+  int local_port = 0;
+  std::string session;
+};
+
+class ImapBackendLogin {
+ public:
+  enum class Verdict {
+    Pending,      // keep feeding
+    LoggedIn,     // capabilities() and leftover() are final
+    AuthFailed,   // the pod refused the credentials
+    Unavailable,  // the pod cannot serve now (bad greeting, BYE, garbage, UNAVAILABLE)
+  };
+
+  static constexpr std::size_t kMaxLineBytes = 64 * 1024;
+
+  ImapBackendLogin(std::string user, std::string password, ClientIdentity client);
+  ~ImapBackendLogin();
+
+  // Consumes bytes from the pod. Returns the verdict so far; what to send to
+  // the pod is collected in take_output().
+  Verdict feed(std::string_view bytes);
+  std::string take_output();
+
+  // The pod's post-login capability list ("IMAP4rev1 IDLE ...").
+  const std::string& capabilities() const { return capabilities_; }
+  // Bytes the pod sent after its login answer: they belong to the client.
+  std::string take_leftover();
+  // Why the verdict is Unavailable, for the error log (never user data).
+  const std::string& problem() const { return problem_; }
+
+ private:
+  enum class Step { Greeting, PreLoginCapability, Login, PostLoginCapability, Done };
+
+  Verdict on_line(std::string_view line);
+  Verdict on_greeting(std::string_view line);
+  void send_login();
+  Verdict unavailable(std::string problem);
+
+  std::string user_;
+  std::string password_;
+  ClientIdentity client_;
+  Step step_ = Step::Greeting;
+  Verdict verdict_ = Verdict::Pending;
+  std::string input_;
+  std::string output_;
+  std::string capabilities_;
+  std::string problem_;
+};
+
+// Helpers shared with the client side of the session.
+namespace imap_text {
+// `[CAPABILITY a b]` response code or `* CAPABILITY a b` data, else empty.
+std::string capability_from(std::string_view line);
+// Whether the text fits in an IMAP quoted string (no CR, LF or NUL).
+bool quotable(std::string_view text);
+// The text as an IMAP quoted string; only for quotable() text.
+std::string quote(std::string_view text);
+}  // namespace imap_text
+
+}  // namespace podgate::proxy

@@ -1,0 +1,20 @@
+#include "proxy/worker.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace podgate::proxy {
+
+std::string Worker::next_session_id() {
+  // Unique across restarts and processes without any shared state: the
+  // process id and start time, then a counter.
+  static const unsigned long long prefix =
+      (static_cast<unsigned long long>(getpid()) << 24) ^ (uv_hrtime() / 1000000);
+  char text[40];
+  std::snprintf(text, sizeof text, "%010llx%06llx", prefix & 0xffffffffffULL,
+                static_cast<unsigned long long>(++session_counter_));
+  return text;
+}
+
+}  // namespace podgate::proxy

@@ -1,0 +1,42 @@
+// Everything one event-loop thread shares between its sessions: the loop,
+// the read-only configuration, TLS context and directory snapshot, the access
+// log, and the list of live sessions (for a polite shutdown).
+#pragma once
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "backend-directory/directory.h"
+#include "proxy/access_log.h"
+#include "proxy/config.h"
+
+namespace podgate::proxy {
+
+class LiveSession {
+ public:
+  virtual ~LiveSession() = default;
+  // The server is stopping: say goodbye in the session's protocol and close.
+  virtual void shut_down() = 0;
+};
+
+struct Worker {
+  uv_loop_t* loop = nullptr;
+  const Config* config = nullptr;
+  SSL_CTX* server_tls = nullptr;
+  std::shared_ptr<const directory::Directory> directory;
+  AccessLog* access_log = nullptr;
+  std::unordered_set<LiveSession*> sessions;
+  bool stopping = false;
+
+  std::string next_session_id();
+
+ private:
+  std::uint64_t session_counter_ = 0;
+};
+
+}  // namespace podgate::proxy

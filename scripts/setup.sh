@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what podgate needs on Debian 12 (only what is missing), then
+# builds it. Usage: scripts/setup.sh [BUILD_DIR [extra cmake arguments...]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config openssl
+  libuv1-dev android-libboringssl-dev libssl-dev nlohmann-json3-dev catch2
+  libspdlog-dev libcli11-dev
+  python3 curl dovecot-imapd dovecot-pop3d dovecot-submissiond
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+build_dir="${1:-build}"
+shift || true
+cmake -S . -B "$build_dir" -G Ninja "$@" >/dev/null
+ninja -C "$build_dir"

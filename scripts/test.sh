@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit and integration tests (real
+# Dovecot pods, real clients) against the BoringSSL build, the OpenSSL 3
+# build, and an ASan+UBSan build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_suite() {
+  local build_dir="$1"
+  shift
+  echo "=== ${build_dir}: $*"
+  scripts/setup.sh "$build_dir" "$@"
+  ctest --test-dir "$build_dir" --output-on-failure
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+run_suite build -DPODGATE_TLS=boringssl
+run_suite build-openssl -DPODGATE_TLS=openssl
+run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+echo "all suites passed"

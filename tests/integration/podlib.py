@@ -1,0 +1,1208 @@
+#!/usr/bin/env python3
+"""Fixtures for podgate's real-server integration tests (Python 3 stdlib only).
+
+  make_cert(dir, kind)      self-signed cert+key for localhost/127.0.0.1 (openssl CLI)
+  free_port()               a free TCP port on 127.0.0.1
+  RefusingPort()            a port that refuses connections (bound, never listening)
+  MutePort()                a port that accepts TCP but never says anything
+  DovecotPod                one private Dovecot instance (imap; pop3/submission later)
+  Podgate                   one podgate process with its own config and directory
+  PodIMAP4 / PodIMAP4_SSL   imaplib clients that can bind a chosen source address
+  RawIMAP                   a line-level IMAP client over plain TCP, TLS or STARTTLS
+  ImapWorld                 the standard test topology: two pods, routed users, podgate
+
+Self-check of the Dovecot fixture (no podgate needed):
+
+  python3 tests/integration/podlib.py selftest
+"""
+
+import atexit
+import base64
+import hashlib
+import json
+import os
+import pwd
+import grp
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import imaplib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+DEFAULT_PODGATE_BIN = os.path.join(REPO, "build", "proxy", "podgate")
+
+
+def podgate_bin():
+    return os.environ.get("PODGATE_BIN") or DEFAULT_PODGATE_BIN
+
+
+def log(msg):
+    if os.environ.get("PODLIB_VERBOSE"):
+        sys.stderr.write("[podlib] %s\n" % msg)
+        sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Cleanup registry: every started process / temp dir is stopped at exit, even
+# when a test (or setUpClass) fails half way, or on SIGTERM.
+
+_cleanups = []
+
+
+def register_cleanup(fn):
+    _cleanups.append(fn)
+    return fn
+
+
+def unregister_cleanup(fn):
+    try:
+        _cleanups.remove(fn)
+    except ValueError:
+        pass
+
+
+def run_cleanups():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # pragma: no cover - best effort
+            sys.stderr.write("[podlib] cleanup error: %r\n" % (e,))
+
+
+atexit.register(run_cleanups)
+
+
+def _on_sigterm(signum, frame):
+    run_cleanups()
+    sys.exit(128 + signum)
+
+
+try:
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+except ValueError:  # not in main thread
+    pass
+
+
+def make_tempdir(prefix="pg-"):
+    """A short temp dir under /tmp, mode 0755 (Dovecot's unprivileged
+    processes must be able to enter it)."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
+
+
+def mkdir(path, mode=0o755):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)
+    return path
+
+
+def tail(path, lines=60):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return "<cannot read %s: %s>" % (path, e)
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+# --------------------------------------------------------------------------
+# Certificates and ports
+
+def make_cert(directory, kind="ecdsa", name=None):
+    """Self-signed certificate for CN=localhost, SAN DNS:localhost,IP:127.0.0.1.
+    Returns (cert_path, key_path)."""
+    name = name or kind
+    cert = os.path.join(directory, "%s-cert.pem" % name)
+    key = os.path.join(directory, "%s-key.pem" % name)
+    if kind == "ecdsa":
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    elif kind == "rsa":
+        newkey = ["-newkey", "rsa:2048"]
+    else:
+        raise ValueError("kind must be 'ecdsa' or 'rsa'")
+    cmd = (["openssl", "req", "-x509", "-nodes", "-days", "30"] + newkey +
+           ["-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:FALSE"])
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise RuntimeError("openssl failed: %s" % r.stderr.decode(errors="replace"))
+    os.chmod(key, 0o644)  # tests only; podgate may drop privileges
+    return cert, key
+
+
+def cert_der(cert_path):
+    with open(cert_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def free_port(host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class RefusingPort:
+    """A port on 127.0.0.1 that is bound but never listens: connecting to it
+    is refused (RST), and nobody else can take it while this object lives."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def close(self):
+        self.sock.close()
+
+
+class MutePort:
+    """A port that completes the TCP handshake (kernel backlog) and then never
+    sends a byte: a server that hangs before its greeting."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def close(self):
+        self.sock.close()
+
+
+def wait_port(host, port, timeout=10.0, proc=None, greeting=None):
+    """Wait until host:port accepts a TCP connection (and, if greeting is
+    given, until the first line starts with it). Returns True/False."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            s = socket.create_connection((host, port), timeout=1.0)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        try:
+            if greeting is None:
+                return True
+            s.settimeout(2.0)
+            data = b""
+            while b"\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if data.startswith(greeting):
+                return True
+        except OSError:
+            pass
+        finally:
+            s.close()
+        time.sleep(0.05)
+    return False
+
+
+# --------------------------------------------------------------------------
+# Dovecot pod
+
+def require_root():
+    if os.geteuid() != 0:
+        raise RuntimeError("the Dovecot pods need root (they drop to the 'mail' user): "
+                           "run the integration tests as root")
+    for tool in ("dovecot", "doveadm", "openssl"):
+        if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
+            raise RuntimeError("%s not found: run tests/integration/install-deps.sh" % tool)
+
+
+def _mail_ids():
+    pw = pwd.getpwnam("mail")
+    return pw.pw_uid, pw.pw_gid
+
+
+class DovecotPod:
+    """A private Dovecot instance: its own config, base_dir, state_dir, log,
+    users in a passwd-file and Maildirs under workdir, listening on
+    127.0.0.1 only.
+
+    protocols: dict protocol -> port, e.g. {"imap": 20143}. Only "imap" is
+    wired today; "pop3"/"submission" are the next entries in _service_blocks.
+    """
+
+    def __init__(self, name, workdir, users, imap_port=None, marker=None,
+                 protocols=None, tls_cert=None, tls_key=None, imaps_port=None):
+        self.name = name
+        self.workdir = mkdir(workdir)
+        self.users = dict(users)
+        self.protocols = dict(protocols or {})
+        if "imap" not in self.protocols:
+            self.protocols["imap"] = imap_port or free_port()
+        self.imap_port = self.protocols["imap"]
+        self.marker = marker if marker is not None else "%s marker" % name
+        self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.imaps_port = None
+        if tls_cert:
+            self.imaps_port = imaps_port or free_port()
+        self.base_dir = make_tempdir("pg-%s-" % name[:6])
+        if len(self.base_dir) > 40:
+            raise RuntimeError("base_dir too long for Dovecot sockets: %s" % self.base_dir)
+        self.state_dir = mkdir(os.path.join(self.workdir, "state"))
+        self.home_root = mkdir(os.path.join(self.workdir, "home"))
+        self.log_path = os.path.join(self.workdir, "dovecot.log")
+        self.conf_path = os.path.join(self.workdir, "dovecot.conf")
+        self.passwd_path = os.path.join(self.workdir, "passwd")
+        self.instance_name = "podgate-test-%s-%s" % (name, os.path.basename(self.base_dir))
+        self.proc = None
+        self._cleanup = None
+
+    @property
+    def imap_addr(self):
+        return "127.0.0.1:%d" % self.imap_port
+
+    # -- configuration ----------------------------------------------------
+
+    def _write_passwd(self):
+        uid, gid = _mail_ids()
+        lines = []
+        for user, password in sorted(self.users.items()):
+            for ch in ":\n\r":
+                if ch in user or ch in password:
+                    raise ValueError("passwd-file cannot hold %r in user/password" % ch)
+            home = os.path.join(self.home_root, user)
+            if not os.path.isdir(home):
+                os.makedirs(home)
+                os.chown(home, uid, gid)
+                os.chmod(home, 0o700)
+            lines.append("%s:{PLAIN}%s:%d:%d::%s::\n" % (user, password, uid, gid, home))
+        with open(self.passwd_path, "w") as f:
+            f.writelines(lines)
+        os.chmod(self.passwd_path, 0o644)
+
+    def _service_blocks(self):
+        blocks = []
+        imaps = ""
+        if self.imaps_port:
+            imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
+                     "    port = %d\n    ssl = yes\n  }\n" % self.imaps_port)
+        else:
+            imaps = "  inet_listener imaps {\n    port = 0\n  }\n"
+        blocks.append(
+            "service imap-login {\n"
+            "  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n"
+            "%s"
+            "  service_count = 0\n"      # high-performance mode: no fork per login
+            "  process_min_avail = 1\n"
+            "  client_limit = 1000\n"
+            "}\n" % (self.imap_port, imaps))
+        blocks.append("service imap {\n  process_limit = 1000\n  client_limit = 1\n}\n")
+        blocks.append("protocol imap {\n  mail_max_userip_connections = 1000\n}\n")
+        # Future: "pop3" -> service pop3-login { inet_listener pop3 {...} },
+        #         "submission" -> service submission-login {...} + submission_relay_host.
+        for proto in self.protocols:
+            if proto != "imap":
+                raise NotImplementedError("DovecotPod: protocol %s not wired yet" % proto)
+        return "".join(blocks)
+
+    def write_config(self):
+        self._write_passwd()
+        ssl_lines = "ssl = no\n"
+        if self.tls_cert:
+            ssl_lines = ("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n"
+                         % (self.tls_cert, self.tls_key))
+        conf = (
+            "# generated by tests/integration/podlib.py for pod %(name)s\n"
+            "base_dir = %(base_dir)s\n"
+            "state_dir = %(state_dir)s\n"
+            "instance_name = %(instance)s\n"
+            "log_path = %(log)s\n"
+            "info_log_path = %(log)s\n"
+            "debug_log_path = %(log)s\n"
+            "listen = 127.0.0.1\n"
+            "protocols = %(protocols)s\n"
+            "%(ssl)s"
+            "disable_plaintext_auth = no\n"
+            "auth_mechanisms = plain login\n"
+            "auth_failure_delay = 0\n"
+            "auth_verbose = yes\n"
+            "auth_cache_size = 0\n"
+            "login_trusted_networks = 127.0.0.0/8\n"
+            "login_greeting = %(name)s ready.\n"
+            "login_log_format_elements = user=<%%u> method=%%m rip=%%r rport=%%{rport} lip=%%l mpid=%%e %%c session=<%%{session}>\n"
+            "first_valid_uid = %(uid)d\n"
+            "first_valid_gid = %(gid)d\n"
+            "mail_location = maildir:~/Maildir\n"
+            "mail_max_userip_connections = 1000\n"
+            "default_client_limit = 2000\n"
+            "default_process_limit = 1000\n"
+            "imap_idle_notify_interval = 2 mins\n"
+            "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %(passwd)s\n}\n"
+            "userdb {\n  driver = passwd-file\n  args = username_format=%%u %(passwd)s\n}\n"
+            # no auth penalty: every proxied login comes from 127.0.0.x, and a
+            # growing per-IP delay after failed logins would make tests slow
+            # and flaky (failures are still answered after ~0.5 s)
+            "service anvil {\n  client_limit = 3000\n"
+            "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
+            "service auth {\n  client_limit = 3000\n}\n"
+            "%(services)s"
+        ) % {
+            "name": self.name, "base_dir": self.base_dir, "state_dir": self.state_dir,
+            "instance": self.instance_name, "log": self.log_path,
+            "protocols": " ".join(sorted(self.protocols)), "ssl": ssl_lines,
+            "uid": _mail_ids()[0], "gid": _mail_ids()[1],
+            "passwd": self.passwd_path, "services": self._service_blocks(),
+        }
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        os.chmod(self.conf_path, 0o644)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self, timeout=15.0):
+        require_root()
+        self.write_config()
+        err_path = os.path.join(self.workdir, "dovecot.stderr")
+        self._err = open(err_path, "ab")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf_path],
+                                     stdin=subprocess.DEVNULL, stdout=self._err,
+                                     stderr=self._err)
+        self._cleanup = register_cleanup(self.stop)
+        if not wait_port("127.0.0.1", self.imap_port, timeout, self.proc, greeting=b"* OK"):
+            msg = ("Dovecot pod %s did not start on port %d\n--- stderr:\n%s\n--- log:\n%s"
+                   % (self.name, self.imap_port, tail(err_path), tail(self.log_path)))
+            self.stop()
+            raise RuntimeError(msg)
+        if self.marker:
+            for user in self.users:
+                self.deliver(user, make_message(self.marker, "%s lives on %s\r\n" % (user, self.name)))
+        log("pod %s up on %d" % (self.name, self.imap_port))
+        return self
+
+    def stop(self):
+        if self._cleanup:
+            unregister_cleanup(self._cleanup)
+            self._cleanup = None
+        if self.proc is not None and self.proc.poll() is None:
+            subprocess.run(["doveadm", "-c", self.conf_path, "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=10)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        self.proc = None
+        if getattr(self, "_err", None):
+            self._err.close()
+            self._err = None
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    # -- mail and logs ------------------------------------------------------
+
+    def doveadm(self, *args, input=None, timeout=60):
+        return subprocess.run(["doveadm", "-c", self.conf_path] + list(args),
+                              input=input, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def deliver(self, user, rfc822_bytes, mailbox="INBOX"):
+        """Save a message into the user's mailbox through Dovecot itself (index
+        updated, IDLE sessions notified)."""
+        if isinstance(rfc822_bytes, str):
+            rfc822_bytes = rfc822_bytes.encode()
+        r = self.doveadm("save", "-u", user, "-m", mailbox, input=rfc822_bytes)
+        if r.returncode != 0:
+            raise RuntimeError("doveadm save for %s on %s failed (%d): %s"
+                               % (user, self.name, r.returncode,
+                                  r.stderr.decode(errors="replace")))
+
+    def kick(self, user):
+        return self.doveadm("kick", user)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def login_lines(self):
+        """imap-login 'Login:' lines, in order."""
+        return [l for l in self.log_text().splitlines()
+                if re.search(r"-login: (Info: )?Login: user=<", l)]
+
+
+def make_message(subject, body="hello\r\n", sender="tests@podgate.test", to="user@example.com"):
+    """A small RFC 822 message with CRLF line endings."""
+    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n"
+           "Message-ID: <%s@podgate.test>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s"
+           % (sender, to, subject, hashlib.sha1((subject + body + str(time.time())).encode()).hexdigest(), body))
+    return msg.encode()
+
+
+def make_big_message(size, subject="big message"):
+    """A message of about `size` bytes, CRLF everywhere, 76-char base64 lines
+    of random data, so Dovecot stores and returns it byte for byte."""
+    head = ("From: tests@podgate.test\r\nTo: user@example.com\r\nSubject: %s\r\n"
+            "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: application/octet-stream\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n" % subject).encode()
+    raw_len = (size - len(head)) * 57 // 78  # 57 raw bytes -> 76 chars + CRLF
+    data = base64.b64encode(os.urandom(raw_len))
+    lines = [data[i:i + 76] for i in range(0, len(data), 76)]
+    return head + b"\r\n".join(lines) + b"\r\n"
+
+
+# --------------------------------------------------------------------------
+# podgate
+
+class Podgate:
+    """One podgate process. listeners: list of dicts {"protocol", "tls"} and
+    optionally "listen"; a free port is picked when "listen" is missing."""
+
+    def __init__(self, workdir, listeners, directory_dict, cert, key,
+                 extra_config=None, binary=None, access_log=True):
+        self.workdir = mkdir(workdir)
+        self.listeners = []
+        for l in listeners:
+            l = dict(l)
+            if "listen" not in l:
+                l["listen"] = "127.0.0.1:%d" % free_port()
+            self.listeners.append(l)
+        self.directory = directory_dict
+        self.cert, self.key = cert, key
+        self.extra_config = dict(extra_config or {})
+        self.binary = binary or podgate_bin()
+        self.config_path = os.path.join(self.workdir, "podgate.json")
+        self.directory_path = os.path.join(self.workdir, "directory.json")
+        self.stderr_path = os.path.join(self.workdir, "podgate.stderr")
+        self.access_log_path = os.path.join(self.workdir, "access.log") if access_log else None
+        self.proc = None
+        self._cleanup = None
+        self.exit_code = None
+
+    def port(self, protocol="imap", tls="implicit"):
+        for l in self.listeners:
+            if l["protocol"] == protocol and l["tls"] == tls:
+                return int(l["listen"].rsplit(":", 1)[1])
+        raise KeyError("no %s/%s listener" % (protocol, tls))
+
+    def listener_addr(self, protocol="imap", tls="implicit"):
+        return "127.0.0.1:%d" % self.port(protocol, tls)
+
+    def _rel(self, path):
+        """Relative to the config folder when inside it (exercises podgate's
+        'paths are relative to the config file' rule)."""
+        ap = os.path.abspath(path)
+        if ap.startswith(self.workdir + os.sep):
+            return os.path.relpath(ap, self.workdir)
+        return ap
+
+    def config_dict(self):
+        cfg = {
+            "listeners": self.listeners,
+            "tls": {"certificate": self._rel(self.cert), "private_key": self._rel(self.key)},
+            "directory": {"file": "directory.json"},
+        }
+        if self.access_log_path:
+            cfg["access_log"] = self.access_log_path
+        for k, v in self.extra_config.items():
+            cfg[k] = v
+        return cfg
+
+    def write_config(self):
+        # certificate and key next to the config, referenced relatively
+        for attr, name in (("cert", "cert.pem"), ("key", "key.pem")):
+            src = getattr(self, attr)
+            dst = os.path.join(self.workdir, name)
+            if os.path.abspath(src) != dst:
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o644)
+                setattr(self, attr, dst)
+        with open(self.directory_path, "w") as f:
+            json.dump(self.directory, f, indent=2)
+        with open(self.config_path, "w") as f:
+            json.dump(self.config_dict(), f, indent=2)
+
+    def start(self, timeout=10.0):
+        if not (os.path.isfile(self.binary) and os.access(self.binary, os.X_OK)):
+            raise RuntimeError("podgate binary not found or not executable: %s "
+                               "(build it, or set PODGATE_BIN)" % self.binary)
+        self.write_config()
+        self._err = open(self.stderr_path, "ab")
+        # cwd is "/" on purpose: relative paths must resolve against the
+        # config file's folder, not the working directory.
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
+                                     cwd="/", stdin=subprocess.DEVNULL,
+                                     stdout=self._err, stderr=self._err)
+        self._cleanup = register_cleanup(self.stop)
+        deadline = time.time() + timeout
+        for l in self.listeners:
+            host, port = l["listen"].rsplit(":", 1)
+            if not wait_port(host, int(port), max(0.1, deadline - time.time()), self.proc):
+                rc = self.proc.poll()
+                self.stop()
+                raise RuntimeError(
+                    "podgate did not accept connections on %s within %.0f s (exit code %s)\n"
+                    "--- command: %s --config %s\n--- config:\n%s\n--- stderr:\n%s"
+                    % (l["listen"], timeout, rc, self.binary, self.config_path,
+                       json.dumps(self.config_dict(), indent=2), tail(self.stderr_path, 200)))
+        log("podgate up: %s" % [l["listen"] for l in self.listeners])
+        return self
+
+    def stop(self, grace=5.0):
+        """SIGTERM, then SIGKILL after `grace` seconds. Returns the exit code
+        (negative = killed by that signal)."""
+        if self._cleanup:
+            unregister_cleanup(self._cleanup)
+            self._cleanup = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    self.killed = True
+            self.exit_code = self.proc.returncode
+            self.proc = None
+        if getattr(self, "_err", None):
+            self._err.close()
+            self._err = None
+        return self.exit_code
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def access_log_text(self):
+        if not self.access_log_path:
+            return ""
+        try:
+            with open(self.access_log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def access_log_lines(self):
+        """Parsed JSON objects, one per complete line. A line that is not
+        valid JSON is returned as {"_unparsable": text} so tests can fail on it."""
+        out = []
+        text = self.access_log_text()
+        for line in text.split("\n")[:-1] if not text.endswith("\n") else text.split("\n"):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = {"_unparsable": line}
+            out.append(obj)
+        return out
+
+    def wait_access_log(self, client, timeout=5.0):
+        """Lines whose "client" equals `client` ("ip:port"); waits until at
+        least one has been written (a session is logged when it closes)."""
+        deadline = time.time() + timeout
+        while True:
+            found = [o for o in self.access_log_lines() if o.get("client") == client]
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def check_config(self, config_path=None, timeout=10):
+        """Run `podgate --check-config --config FILE`; returns CompletedProcess."""
+        return subprocess.run([self.binary, "--check-config", "--config",
+                               config_path or self.config_path],
+                              cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# Clients
+
+def client_tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def connect(port, host="127.0.0.1", source=None, timeout=10.0):
+    src = (source, 0) if source else None
+    return socket.create_connection((host, port), timeout=timeout, source_address=src)
+
+
+class PodIMAP4(imaplib.IMAP4):
+    """imaplib over plain TCP (use .starttls() for STARTTLS), from a chosen
+    source address."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=10.0):
+        self._pg_source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return connect(self.port, self.host, self._pg_source, timeout)
+
+    def starttls_noverify(self):
+        return self.starttls(ssl_context=client_tls_context())
+
+    def client_addr(self):
+        return "%s:%d" % self.sock.getsockname()[:2]
+
+
+class PodIMAP4_SSL(imaplib.IMAP4_SSL):
+    """imaplib over implicit TLS (no certificate check), from a chosen source
+    address."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=10.0, ssl_context=None):
+        self._pg_source = source
+        super().__init__(host, port, ssl_context=ssl_context or client_tls_context(),
+                         timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = connect(self.port, self.host, self._pg_source, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+    def client_addr(self):
+        return "%s:%d" % self.sock.getsockname()[:2]
+
+
+class Closed(Exception):
+    pass
+
+
+class RawIMAP:
+    """Line-level IMAP client: you write the bytes, it hands back lines.
+
+    mode: "tls" (implicit TLS), "plain" (no TLS; call starttls() yourself)."""
+
+    def __init__(self, port, mode="tls", source=None, timeout=10.0, host="127.0.0.1",
+                 read_greeting=True):
+        self.timeout = timeout
+        self.raw = connect(port, host, source, timeout)
+        self.client_addr = "%s:%d" % self.raw.getsockname()[:2]
+        try:
+            self._init(mode, host, read_greeting)
+        except BaseException:
+            self.close()
+            raise
+
+    def _init(self, mode, host, read_greeting):
+        self.sock = self.raw
+        self.buf = b""
+        self.transcript = []
+        self.sent_bytes = 0   # application bytes (after TLS decryption)
+        self.recv_bytes = 0
+        if mode == "tls":
+            self.sock = client_tls_context().wrap_socket(self.raw, server_hostname=host)
+        self.greeting = self.readline() if read_greeting else None
+
+    def tls_version(self):
+        return self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else None
+
+    def starttls_handshake(self):
+        """Handshake on the current socket (after `tag STARTTLS` got OK).
+        Bytes already buffered from the server are an error by spec, so
+        they are returned to the caller to check."""
+        leftover = self.buf
+        self.buf = b""
+        self.sock = client_tls_context().wrap_socket(self.raw, server_hostname="127.0.0.1")
+        return leftover
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.transcript.append(b"C: " + data)
+        self.sock.sendall(data)
+        self.sent_bytes += len(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise socket.timeout("timed out waiting for server")
+        self.sock.settimeout(remaining)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise Closed("connection closed by server")
+        self.recv_bytes += len(chunk)
+        self.buf += chunk
+
+    def readline(self, timeout=None):
+        deadline = time.time() + (timeout if timeout is not None else self.timeout)
+        while b"\r\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        self.transcript.append(b"S: " + line)
+        return line
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.time() + (timeout if timeout is not None else self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self, tag, timeout=None):
+        """Read lines until the tagged completion for `tag`; literals in
+        untagged data are read whole. Returns (tagged_line, untagged_lines)."""
+        tag = tag.encode() if isinstance(tag, str) else tag
+        untagged = []
+        deadline = time.time() + (timeout if timeout is not None else self.timeout)
+        while True:
+            line = self.readline(max(0.01, deadline - time.time()))
+            m = re.search(rb"\{(\d+)\}$", line)
+            if m:
+                lit = self.read_exact(int(m.group(1)), max(0.01, deadline - time.time()))
+                line = line + b"\r\n" + lit
+                rest = self.readline(max(0.01, deadline - time.time()))
+                line = line + rest
+            if line.startswith(tag + b" "):
+                return line, untagged
+            untagged.append(line)
+
+    def command(self, tag, text, timeout=None):
+        self.send("%s %s\r\n" % (tag, text))
+        return self.read_response(tag, timeout)
+
+    def read_until_closed(self, timeout=None):
+        """Lines until EOF. Raises socket.timeout if the server keeps it open."""
+        lines = []
+        deadline = time.time() + (timeout if timeout is not None else self.timeout)
+        while True:
+            try:
+                lines.append(self.readline(max(0.01, deadline - time.time())))
+            except socket.timeout:
+                raise
+            except (Closed, OSError):  # EOF, reset, TLS alert
+                if self.buf:
+                    lines.append(self.buf)
+                    self.buf = b""
+                return lines
+
+    def is_closed(self, timeout=2.0):
+        """True if the server closes the connection within `timeout` (lines
+        it sends first, e.g. a BYE, are kept in self.closing_lines)."""
+        try:
+            self.closing_lines = self.read_until_closed(timeout)
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            self.raw.close()
+        except OSError:
+            pass
+
+    def dump(self):
+        return "\n".join(t[:300].decode("utf-8", "replace") for t in self.transcript[-40:])
+
+
+def imap_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def plain_b64(user, password, authzid=""):
+    return base64.b64encode(("%s\0%s\0%s" % (authzid, user, password)).encode()).decode()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def imap_subjects(im, mailbox="INBOX"):
+    """Subjects of every message in a mailbox, via an imaplib client."""
+    typ, _ = im.select(mailbox, readonly=True)
+    if typ != "OK":
+        raise AssertionError("SELECT %s failed: %s" % (mailbox, typ))
+    typ, data = im.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out = []
+    for item in data:
+        if isinstance(item, tuple):
+            for line in item[1].decode(errors="replace").splitlines():
+                if line.lower().startswith("subject:"):
+                    out.append(line.split(":", 1)[1].strip())
+    return out
+
+
+# --------------------------------------------------------------------------
+# The standard topology used by the test files and the demo
+
+PASSWORDS = {
+    "alice@example.com": "alice-Pw-7d1e9",
+    "bob@example.com": "bob-Pw-2c8a4",
+    "carol@example.com": "carol-Pw-5b3f0",
+    "dave@example.com": 'd4ve Pw "quoted" {7} \\back',  # spaces, quotes, braces, backslash
+    "dan@example.com": "dan-Pw-9e6d2",        # on the dead pod
+    "frank@example.com": "frank-Pw-1a7c3",    # on the failover pod [dead, pod-1]
+    "erin@example.org": "erin-Pw-8f2b6",      # routed by domain to pod-2
+    "grace@example.com": "grace-Pw-4d9a1",    # pod-2: IDLE and big message
+}
+WRONG_PASSWORDS = ["wrong-Pw-0f0f0", "Wrong Pw with spaces 3e3e"]
+
+
+class ImapWorld:
+    """Two Dovecot pods with every user on both (so a misroute is visible
+    through the marker mail), a directory that routes them, and podgate.
+
+      pod-1: alice, carol (imap disabled), dave, frank (via pod-fo)
+      pod-2: bob, erin@example.org (domain route), grace
+      pod-dead: [refusing port]          dan
+      pod-fo:   [refusing port, pod-1]   frank
+    """
+
+    def __init__(self, podgate_extra=None, cert_kind="ecdsa", start_podgate=True,
+                 listeners=None, pod_tls=False):
+        self.root = make_tempdir("pg-")
+        register_cleanup(self._rm_root)
+        self.passwords = dict(PASSWORDS)
+        self.dead = RefusingPort()
+        self.cert, self.key = make_cert(self.root, cert_kind)
+        tls = {}
+        if pod_tls:
+            tls = {"tls_cert": self.cert, "tls_key": self.key}
+        self.pod1 = DovecotPod("pod-1", os.path.join(self.root, "pod-1"), self.passwords,
+                               marker="pod-1 marker", **tls)
+        self.pod2 = DovecotPod("pod-2", os.path.join(self.root, "pod-2"), self.passwords,
+                               marker="pod-2 marker", **tls)
+        self.pods = {"pod-1": self.pod1, "pod-2": self.pod2}
+        self.user_pod = {
+            "alice@example.com": "pod-1", "bob@example.com": "pod-2",
+            "carol@example.com": "pod-1", "dave@example.com": "pod-1",
+            "dan@example.com": "pod-dead", "frank@example.com": "pod-fo",
+            "erin@example.org": "pod-2", "grace@example.com": "pod-2",
+        }
+        self.podgate = None
+        self.extra_podgates = []
+        try:
+            self.pod1.start()
+            self.pod2.start()
+            if start_podgate:
+                self.podgate = self.new_podgate("podgate", podgate_extra, listeners=listeners)
+        except Exception:
+            self.stop()
+            raise
+
+    def directory(self):
+        return {
+            "pods": {
+                "pod-1": {"imap": [self.pod1.imap_addr]},
+                "pod-2": {"imap": [self.pod2.imap_addr]},
+                "pod-dead": {"imap": [self.dead.addr]},
+                "pod-fo": {"imap": [self.dead.addr, self.pod1.imap_addr]},
+            },
+            "users": {
+                "alice@example.com": {"pod": "pod-1"},
+                "bob@example.com": {"pod": "pod-2"},
+                "carol@example.com": {"pod": "pod-1", "imap": False},
+                "dave@example.com": {"pod": "pod-1"},
+                "dan@example.com": {"pod": "pod-dead"},
+                "frank@example.com": {"pod": "pod-fo"},
+                "grace@example.com": {"pod": "pod-2"},
+            },
+            "domains": {"example.org": {"pod": "pod-2"}},
+        }
+
+    def new_podgate(self, name, extra=None, directory=None, cert=None, key=None,
+                    listeners=None, start=True):
+        pg = Podgate(os.path.join(self.root, name),
+                     listeners or [{"protocol": "imap", "tls": "implicit"},
+                                   {"protocol": "imap", "tls": "starttls"}],
+                     directory or self.directory(), cert or self.cert, key or self.key,
+                     extra_config=extra)
+        if pg is not None and self.podgate is not None:
+            self.extra_podgates.append(pg)
+        if start:
+            pg.start()
+        return pg
+
+    def all_podgates(self):
+        return [p for p in [self.podgate] + self.extra_podgates if p is not None]
+
+    def marker_of(self, user):
+        pod = self.user_pod[user]
+        return {"pod-1": "pod-1 marker", "pod-2": "pod-2 marker",
+                "pod-fo": "pod-1 marker"}.get(pod)
+
+    def diagnostics(self):
+        parts = []
+        for pg in self.all_podgates():
+            parts.append("--- podgate %s stderr (tail):\n%s" % (pg.workdir, tail(pg.stderr_path, 40)))
+            if pg.access_log_path:
+                parts.append("--- podgate %s access log (tail):\n%s" % (pg.workdir, tail(pg.access_log_path, 10)))
+        for name, pod in self.pods.items():
+            parts.append("--- %s log (tail):\n%s" % (name, tail(pod.log_path, 25)))
+        return "\n".join(parts)
+
+    def stop(self):
+        for pg in self.all_podgates():
+            pg.stop()
+        for pod in self.pods.values():
+            pod.stop()
+        self.dead.close()
+
+    def _rm_root(self):
+        if os.environ.get("PODLIB_KEEP"):
+            sys.stderr.write("[podlib] kept %s\n" % self.root)
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# unittest glue shared by the test files
+
+import unittest  # noqa: E402
+
+
+class WorldTestCase(unittest.TestCase):
+    """Starts an ImapWorld per test class (world_kwargs), stops it in
+    tearDownClass (and at exit, whatever happens), and prints podgate's
+    stderr, the access log, the pod logs and the raw client transcript of a
+    test that failed."""
+
+    world_kwargs = {}
+    world = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.world = ImapWorld(**cls.world_kwargs)
+        cls.pg = cls.world.podgate
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.world is not None:
+            cls.world.stop()
+            cls.world._rm_root()
+
+    def _problems(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return 0
+        return len(getattr(result, "errors", [])) + len(getattr(result, "failures", []))
+
+    def setUp(self):
+        self._raws = []
+        self._problems_before = self._problems()
+
+    def tearDown(self):
+        failed = self._problems() > self._problems_before
+        for r in self._raws:
+            if failed:
+                sys.stderr.write("\n--- raw client %s transcript:\n%s\n" % (r.client_addr, r.dump()))
+            r.close()
+        if failed and self.world is not None:
+            sys.stderr.write("\n=== diagnostics for %s ===\n%s\n" % (self.id(), self.world.diagnostics()))
+
+    # -- clients ----------------------------------------------------------
+
+    def raw(self, port=None, mode="tls", source=None, pg=None, **kw):
+        pg = pg or self.pg
+        if port is None:
+            port = pg.port("imap", "implicit" if mode == "tls" else "starttls")
+        r = RawIMAP(port, mode=mode, source=source, **kw)
+        self._raws.append(r)
+        return r
+
+    def raw_starttls(self, source=None, pg=None):
+        """Plain connection to the STARTTLS listener, upgraded to TLS."""
+        r = self.raw(mode="plain", source=source, pg=pg)
+        tagged, _ = r.command("s", "STARTTLS")
+        self.assertTrue(tagged.startswith(b"s OK"), tagged)
+        leftover = r.starttls_handshake()
+        self.assertEqual(leftover, b"", "server sent plaintext after STARTTLS OK")
+        return r
+
+    def login(self, r, user, password, tag="L"):
+        tagged, _ = r.command(tag, "LOGIN %s %s" % (imap_quote(user), imap_quote(password)))
+        return tagged
+
+    def assertTagged(self, line, tag, status, code=None):
+        prefix = ("%s %s" % (tag, status)).encode()
+        self.assertTrue(line.startswith(prefix + b" ") or line == prefix,
+                        "expected %r, got %r" % (prefix, line))
+        if code is not None:
+            self.assertTrue(line.startswith(prefix + b" [" + code.encode() + b"]"),
+                            "expected [%s] in %r" % (code, line))
+
+    def access_line(self, client, pg=None, timeout=5.0):
+        """The one access-log line of the session from `client` ("ip:port")."""
+        pg = pg or self.pg
+        lines = pg.wait_access_log(client, timeout)
+        time.sleep(0.1)
+        lines = [o for o in pg.access_log_lines() if o.get("client") == client]
+        self.assertEqual(len(lines), 1, "expected exactly one access-log line for %s, got %r"
+                         % (client, lines))
+        return lines[0]
+
+
+class NoSecretsMixin:
+    """Runs last in its class (name order): no password, and no base64 AUTH
+    payload made from one, appears in any podgate's access log or stderr."""
+
+    def test_zz_no_secrets_logged(self):
+        # Make sure every mechanism has been used at least once in this class.
+        pw = self.world.passwords
+        pg = getattr(self, "secrets_pg", None)  # a podgate whose timeouts allow slow logins
+        r = self.raw(pg=pg)
+        self.login(r, "alice@example.com", WRONG_PASSWORDS[0], tag="w1")
+        r.command("w2", "AUTHENTICATE PLAIN " + plain_b64("bob@example.com", WRONG_PASSWORDS[1]))
+        r.send("w3 AUTHENTICATE LOGIN\r\n")
+        r.readline()
+        r.send(b64("alice@example.com") + "\r\n")
+        r.readline()
+        r.send(b64(WRONG_PASSWORDS[0]) + "\r\n")
+        r.read_response("w3")
+        tagged, _ = r.command("w4", "AUTHENTICATE PLAIN " + plain_b64("alice@example.com", pw["alice@example.com"]))
+        self.assertTagged(tagged, "w4", "OK")
+        r.close()
+        r = self.raw(pg=pg)
+        r.send("x1 AUTHENTICATE LOGIN\r\n")
+        r.readline()
+        r.send(b64("bob@example.com") + "\r\n")
+        r.readline()
+        r.send(b64(pw["bob@example.com"]) + "\r\n")
+        tagged, _ = r.read_response("x1")
+        self.assertTagged(tagged, "x1", "OK")
+        r.close()
+        time.sleep(0.5)
+
+        passwords = list(pw.values()) + list(WRONG_PASSWORDS) + list(getattr(self, "extra_secrets", []))
+        secrets = set()
+        for p in passwords:
+            secrets.add(p)
+            secrets.add(json.dumps(p)[1:-1])       # as it would look inside a JSON string
+            secrets.add(imap_quote(p)[1:-1])       # as it looks quoted on the wire
+            secrets.add(b64(p))
+            for u in list(pw) + ["nobody@example.com", "nobody@example.org"]:
+                for authz in ("", "bob@example.com"):
+                    secrets.add(plain_b64(u, p, authz))
+        found = []
+        for pg in self.world.all_podgates():
+            for what, text in (("access log", pg.access_log_text()), ("stderr", pg.stderr_text())):
+                for s in secrets:
+                    if s and s in text:
+                        found.append("%s of %s contains %r" % (what, pg.workdir, s))
+        self.assertEqual(found, [])
+        self.assertTrue((pg or self.pg).access_log_text(), "access log is empty: nothing was checked")
+
+
+# --------------------------------------------------------------------------
+# Self-check: the Dovecot fixture, straight to the pods (no podgate needed)
+
+def selftest():
+    t0 = time.time()
+    w = ImapWorld(start_podgate=False)
+    ok = True
+
+    def check(cond, what):
+        nonlocal ok
+        print("%s %s" % ("ok  " if cond else "FAIL", what))
+        ok = ok and bool(cond)
+
+    try:
+        for user, podname in [("alice@example.com", "pod-1"), ("bob@example.com", "pod-2")]:
+            pod = w.pods[podname]
+            im = PodIMAP4(pod.imap_port)
+            im.login(user, w.passwords[user])
+            subj = imap_subjects(im)
+            check(subj == ["%s marker" % podname], "%s on %s sees %r" % (user, podname, subj))
+            im.logout()
+        # odd password (spaces, quotes, braces, backslash) via quoted string and literal
+        im = PodIMAP4(w.pod1.imap_port)
+        typ, _ = im.login("dave@example.com", w.passwords["dave@example.com"])
+        check(typ == "OK", "dave logs in with quoted odd password")
+        im.logout()
+        r = RawIMAP(w.pod1.imap_port, mode="plain")
+        pw = w.passwords["dave@example.com"].encode()
+        r.send(b"a LOGIN dave@example.com {%d+}\r\n%s\r\n" % (len(pw), pw))
+        tagged, _ = r.read_response("a")
+        check(tagged.startswith(b"a OK"), "dave logs in with LITERAL+ password: %r" % tagged)
+        r.close()
+        # wrong password is fast (auth_failure_delay = 0)
+        im = PodIMAP4(w.pod1.imap_port)
+        t = time.time()
+        try:
+            im.login("alice@example.com", "nope")
+            check(False, "wrong password refused")
+        except imaplib.IMAP4.error:
+            check(time.time() - t < 1.0, "wrong password refused quickly (%.2fs)" % (time.time() - t))
+        im.shutdown()
+        # x-originating-ip honoured from a trusted network
+        r = RawIMAP(w.pod1.imap_port, mode="plain")
+        r.command("i", 'ID ("x-originating-ip" "127.0.0.77" "x-originating-port" "4242")')
+        tagged, _ = r.command("l", "LOGIN alice@example.com %s" % imap_quote(w.passwords["alice@example.com"]))
+        check(tagged.startswith(b"l OK"), "login after ID")
+        r.command("o", "LOGOUT")
+        r.close()
+        time.sleep(0.2)
+        check(any("rip=127.0.0.77" in l and "rport=4242" in l for l in w.pod1.login_lines()),
+              "pod log shows rip=127.0.0.77 rport=4242 from ID")
+        # IDLE wakes within 2 s on deliver()
+        r = RawIMAP(w.pod2.imap_port, mode="plain")
+        r.command("a", "LOGIN grace@example.com %s" % imap_quote(w.passwords["grace@example.com"]))
+        tagged, untagged = r.command("b", "SELECT INBOX")
+        n = [int(l.split()[1]) for l in untagged if l.endswith(b"EXISTS")][0]
+        r.send("t IDLE\r\n")
+        check(r.readline().startswith(b"+"), "IDLE continuation")
+        t = time.time()
+        w.pod2.deliver("grace@example.com", make_message("idle test"))
+        line = r.readline(timeout=3)
+        check(line == b"* %d EXISTS" % (n + 1),
+              "IDLE saw %r after %.2fs" % (line, time.time() - t))
+        r.send("DONE\r\n")
+        tagged, _ = r.read_response("t")
+        check(tagged.startswith(b"t OK"), "IDLE done")
+        # kick closes the session
+        w.pod2.kick("grace@example.com")
+        check(r.is_closed(3), "doveadm kick closes the session")
+        r.close()
+        # big message is byte-identical
+        big = make_big_message(2 * 1024 * 1024)
+        w.pod2.deliver("grace@example.com", big, mailbox="INBOX")
+        im = PodIMAP4(w.pod2.imap_port)
+        im.login("grace@example.com", w.passwords["grace@example.com"])
+        typ, data = im.select("INBOX", readonly=True)
+        n = int(data[0])
+        typ, data = im.fetch(str(n), "(BODY.PEEK[])")
+        check(data[0][1] == big, "2 MB message comes back byte for byte (%d bytes)" % len(big))
+        im.logout()
+    finally:
+        w.stop()
+        run_cleanups()
+    print("selftest %s in %.1fs" % ("PASSED" if ok else "FAILED", time.time() - t0))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "selftest":
+        os.environ.setdefault("PODLIB_VERBOSE", "1")
+        sys.exit(selftest())
+    print(__doc__)

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""podgate timeouts, configured limits, a hanging pod, RSA certificate and
+graceful shutdown, with a podgate configured for short timeouts:
+
+  preauth_seconds=1, idle_seconds=4, backend_connect_seconds=1,
+  max_command_bytes=1024, max_invalid_commands=2
+
+  python3 -m unittest -v tests/integration/test_imap_limits.py
+"""
+
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import podlib  # noqa: E402
+from podlib import imap_quote  # noqa: E402
+
+ALICE = "alice@example.com"
+SHORT = {
+    "timeouts": {"preauth_seconds": 1, "idle_seconds": 4, "backend_connect_seconds": 1,
+                 "backend_auth_seconds": 5},
+    "limits": {"max_command_bytes": 1024, "max_invalid_commands": 2},
+}
+
+
+class ImapLimitsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.world = podlib.ImapWorld(start_podgate=False, cert_kind="rsa")
+        try:
+            cls.mute = podlib.MutePort()
+            podlib.register_cleanup(cls.mute.close)
+            directory = cls.world.directory()
+            directory["pods"]["pod-mute"] = {"imap": [cls.mute.addr]}
+            directory["users"]["mia@example.com"] = {"pod": "pod-mute"}
+            cls.directory = directory
+            cls.world.podgate = cls.world.new_podgate("podgate-short", SHORT, directory=directory)
+            cls.pg = cls.world.podgate
+            # same, but with time to log in: for the hanging pod (a 1 s backend
+            # timeout must not race a 1 s pre-auth timeout) and the secrets check
+            cls.secrets_pg = cls.relaxed = cls.world.new_podgate(
+                "podgate-relaxed", {"timeouts": {"backend_connect_seconds": 1}},
+                directory=directory)
+        except Exception:
+            cls.world.stop()
+            raise
+
+    def pw(self, user):
+        return self.world.passwords[user]
+
+    def expect_bye_and_close(self, r, min_s, max_s, t0):
+        try:
+            lines = r.read_until_closed(timeout=max_s + 1)
+        except socket.timeout:
+            self.fail("connection still open %.1f s after it should have been closed" % (max_s + 1))
+        elapsed = time.time() - t0
+        self.assertTrue(lines and lines[0].startswith(b"* BYE"), lines)
+        self.assertGreaterEqual(elapsed, min_s)
+        self.assertLessEqual(elapsed, max_s)
+        return lines
+
+    # ---------------------------------------------------------------- pre-auth timeout
+
+    def test_preauth_timeout_implicit_tls(self):
+        t0 = time.time()
+        r = self.raw()
+        self.expect_bye_and_close(r, 0.8, 2.5, t0)
+        line = self.access_line(r.client_addr)
+        self.assertEqual(line.get("close_reason"), "preauth_timeout")
+        self.assertEqual(line.get("result"), "no_login")
+
+    def test_preauth_timeout_starttls_listener(self):
+        t0 = time.time()
+        r = self.raw(mode="plain")
+        self.expect_bye_and_close(r, 0.8, 2.5, t0)
+
+    def test_preauth_timeout_is_not_reset_by_dribbling(self):
+        # the pre-auth limit is on the time to log in, not on silence
+        t0 = time.time()
+        r = self.raw()
+        r.send("a LOGIN alice")
+        while time.time() - t0 < 1.6:
+            time.sleep(0.2)
+            try:
+                r.send("x")
+            except OSError:
+                break
+        try:
+            r.read_until_closed(timeout=max(0.1, 3.0 - (time.time() - t0)))
+        except socket.timeout:
+            self.fail("a client dribbling a command was kept open past the pre-auth timeout")
+
+    def test_preauth_timeout_before_tls_handshake(self):
+        t0 = time.time()
+        s = podlib.connect(self.pg.port("imap", "implicit"))
+        s.settimeout(4)
+        try:
+            data = s.recv(100)
+        except ConnectionResetError:
+            data = b""
+        except socket.timeout:
+            self.fail("a silent TCP client was kept open past the pre-auth timeout")
+        finally:
+            s.close()
+        self.assertEqual(data, b"")
+        self.assertLess(time.time() - t0, 3.0)
+
+    def test_logged_in_session_outlives_preauth_timeout(self):
+        r = self.raw()
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
+        time.sleep(2.2)
+        tagged, _ = r.command("b", "NOOP")
+        self.assertTagged(tagged, "b", "OK")
+
+    # ---------------------------------------------------------------- idle timeout
+
+    def test_idle_timeout_closes_silent_session(self):
+        r = self.raw()
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
+        t0 = time.time()
+        self.assertTrue(r.is_closed(7.5), "session not closed after idle_seconds=4 of silence")
+        elapsed = time.time() - t0
+        self.assertGreaterEqual(elapsed, 3.5)
+        line = self.access_line(r.client_addr)
+        self.assertEqual(line.get("close_reason"), "idle_timeout")
+        self.assertEqual(line.get("result"), "ok")
+
+    def test_activity_keeps_session_alive(self):
+        r = self.raw()
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
+        for i in range(4):  # 6 s in all, longer than idle_seconds
+            time.sleep(1.5)
+            tagged, _ = r.command("n%d" % i, "NOOP")
+            self.assertTagged(tagged, "n%d" % i, "OK")
+
+    # ---------------------------------------------------------------- configured limits
+
+    def test_configured_max_invalid_commands(self):
+        r = self.raw()
+        tagged, untagged = r.command("a", "FOO")
+        self.assertTagged(tagged, "a", "BAD")
+        tagged, _ = r.command("n", "NOOP")
+        self.assertTagged(tagged, "n", "OK")
+        r.send("b FOO\r\n")
+        tagged, _ = r.read_response("b")
+        self.assertTagged(tagged, "b", "BAD")
+        rest = r.read_until_closed(timeout=3)
+        self.assertTrue(rest and rest[0].startswith(b"* BYE"), rest)
+
+    def test_configured_max_command_bytes(self):
+        r = self.raw()
+        pw = b"p" * 900
+        r.send(b"a LOGIN alice@example.com {%d+}\r\n%s\r\n" % (len(pw), pw))
+        tagged, _ = r.read_response("a")
+        self.assertTagged(tagged, "a", "NO", "AUTHENTICATIONFAILED")
+        tagged, _ = r.command("b", "NOOP")
+        self.assertTagged(tagged, "b", "OK")
+        r.close()
+        r = self.raw()
+        pw = b"p" * 1500
+        r.send(b"a LOGIN alice@example.com {%d+}\r\n%s\r\n" % (len(pw), pw))
+        lines = r.read_until_closed(timeout=3)
+        self.assertTrue(len(lines) >= 2 and lines[0].startswith(b"a BAD")
+                        and lines[1].startswith(b"* BYE"), lines)
+
+    # ---------------------------------------------------------------- hanging pod
+
+    def test_pod_that_never_greets_times_out(self):
+        r = self.raw(pg=self.relaxed)
+        t0 = time.time()
+        tagged = self.login(r, "mia@example.com", "mia-Pw-3c3c3")
+        elapsed = time.time() - t0
+        self.assertTagged(tagged, "L", "NO", "UNAVAILABLE")
+        self.assertGreaterEqual(elapsed, 0.8)
+        self.assertLess(elapsed, 3.5)
+    extra_secrets = ["mia-Pw-3c3c3"]
+
+    # ---------------------------------------------------------------- certificate
+
+    def test_rsa_certificate_presented(self):
+        r = self.raw()
+        self.assertEqual(r.sock.getpeercert(binary_form=True), podlib.cert_der(self.world.cert))
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
+
+    # ---------------------------------------------------------------- shutdown
+
+    def test_sigterm_closes_sessions_and_logs_them(self):
+        pg = self.world.new_podgate("podgate-shutdown", directory=self.directory)
+        logged_in = self.raw(pg=pg)
+        self.assertTagged(self.login(logged_in, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
+        waiting = self.raw(pg=pg)
+        t0 = time.time()
+        code = pg.stop(grace=5)
+        self.assertLess(time.time() - t0, 5, "podgate needed SIGKILL after SIGTERM")
+        self.assertEqual(code, 0)
+        self.assertTrue(logged_in.is_closed(1))
+        self.assertTrue(waiting.is_closed(1))
+        line = self.access_line(logged_in.client_addr, pg=pg, timeout=1)
+        self.assertEqual(line.get("close_reason"), "shutdown")
+        self.assertEqual(line.get("result"), "ok")
+        line = self.access_line(waiting.client_addr, pg=pg, timeout=1)
+        self.assertEqual(line.get("close_reason"), "shutdown")
+
+
+if __name__ == "__main__":
+    unittest.main()

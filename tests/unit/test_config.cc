@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "proxy/config.h"
+
+using podgate::proxy::ConfigError;
+using podgate::proxy::ListenerTls;
+using podgate::proxy::load_config;
+
+namespace {
+
+std::string write_config(const std::string& text) {
+  static int counter = 0;
+  auto folder = std::filesystem::temp_directory_path() / "podgate-config-test";
+  std::filesystem::create_directories(folder);
+  auto path = folder / ("config-" + std::to_string(++counter) + ".json");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const char* kMinimal = R"({
+  "listeners": [
+    {"protocol": "imap", "listen": "127.0.0.1:10993", "tls": "implicit"},
+    {"protocol": "imap", "listen": "127.0.0.1:10143", "tls": "starttls"}
+  ],
+  "tls": {"certificate": "cert.pem", "private_key": "/etc/key.pem"},
+  "directory": {"file": "directory.json"},
+  "admin": {"listen": "127.0.0.1:9925"}
+})";
+
+}  // namespace
+
+TEST_CASE("The minimal config of DESIGN.md loads with operator defaults", "[config]") {
+  std::string path = write_config(kMinimal);
+  auto config = load_config(path);
+  REQUIRE(config.listeners.size() == 2);
+  CHECK(config.listeners[0].tls == ListenerTls::Implicit);
+  CHECK(config.listeners[1].tls == ListenerTls::StartTls);
+  CHECK(config.listeners[1].address.port() == 10143);
+  auto folder = std::filesystem::path(path).parent_path();
+  CHECK(config.certificate == (folder / "cert.pem").string());
+  CHECK(config.private_key == "/etc/key.pem");
+  CHECK(config.directory_file == (folder / "directory.json").string());
+  CHECK(config.access_log == "-");
+  CHECK(config.timeouts.preauth_seconds == 60);
+  // IDLE clients stay silent for up to 29 minutes (RFC 2177).
+  CHECK(config.timeouts.idle_seconds >= 30 * 60);
+  CHECK(config.limits.max_command_bytes == 8192);
+}
+
+TEST_CASE("Timeouts and limits can be set", "[config]") {
+  std::string text = kMinimal;
+  text.insert(text.rfind('}'), R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200},
+                                  "limits": {"max_invalid_commands": 2}, "access_log": "a.log")");
+  auto config = load_config(write_config(text));
+  CHECK(config.timeouts.preauth_seconds == 5);
+  CHECK(config.timeouts.idle_seconds == 7200);
+  CHECK(config.timeouts.backend_connect_seconds == 10);
+  CHECK(config.limits.max_invalid_commands == 2);
+  CHECK(config.access_log.ends_with("/a.log"));
+}
+
+TEST_CASE("Config mistakes name the key", "[config]") {
+  auto error_for = [](std::string from, const std::string& to) {
+    std::string text = kMinimal;
+    text.replace(text.find(from), from.size(), to);
+    try {
+      load_config(write_config(text));
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_for("\"implicit\"", "\"tls\""), Catch::Contains("listeners[0]"));
+  CHECK_THAT(error_for("127.0.0.1:10143", "localhost:143"), Catch::Contains("listeners[1]"));
+  CHECK_THAT(error_for("\"protocol\": \"imap\"", "\"protocol\": \"nntp\""),
+             Catch::Contains("unknown protocol"));
+  CHECK_THAT(error_for("\"directory\"", "\"directroy\""), Catch::Contains("directroy"));
+  CHECK_THAT(error_for("\"cert.pem\"", "3"), Catch::Contains("certificate"));
+  CHECK_THAT(error_for("{\"file\"", "{\"preauth_seconds\": 0, \"file\""),
+             Catch::Contains("unknown key"));
+  CHECK_THROWS_WITH(load_config("/nonexistent.json"), Catch::Contains("/nonexistent.json"));
+  CHECK_THROWS_WITH(load_config(write_config("{")), Catch::Contains("not valid JSON"));
+}

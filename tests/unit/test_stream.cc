@@ -1,0 +1,172 @@
+// Streams on a real libuv loop over loopback TCP: backpressure and TLS.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <memory>
+
+#include "core/stream.h"
+#include "core/tls_context.h"
+#include "tests/unit/certificates_fixture.h"
+
+namespace core = podgate::core;
+namespace test = podgate::test;
+
+namespace {
+
+// A handler whose reactions are set by each test.
+struct ScriptedHandler : core::StreamHandler {
+  std::function<void(core::Stream&, std::string_view)> data = [](auto&, auto) {};
+  std::function<void(core::Stream&)> connected = [](auto&) {};
+  std::function<void(core::Stream&)> tls_ready = [](auto&) {};
+  std::function<void(core::Stream&)> drained = [](auto&) {};
+  bool ended = false;
+  bool closed = false;
+  void on_stream_data(core::Stream& s, std::string_view b) override { data(s, b); }
+  void on_stream_end(core::Stream&, core::StreamEnd) override { ended = true; }
+  void on_stream_closed(core::Stream&) override { closed = true; }
+  void on_stream_connected(core::Stream& s, int status) override {
+    REQUIRE(status == 0);
+    connected(s);
+  }
+  void on_stream_tls_ready(core::Stream& s) override { tls_ready(s); }
+  void on_stream_drained(core::Stream& s) override { drained(s); }
+};
+
+// A loopback listener that accepts exactly one connection into `accepted`.
+struct OneShotServer {
+  uv_tcp_t tcp;
+  std::function<void(uv_stream_t*)> on_accept;
+  core::SocketAddress address;
+
+  explicit OneShotServer(uv_loop_t* loop) {
+    uv_tcp_init(loop, &tcp);
+    tcp.data = this;
+    address = *core::parse_socket_address("127.0.0.1:0");
+    REQUIRE(uv_tcp_bind(&tcp, address.get(), 0) == 0);
+    REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&tcp), 1, [](uv_stream_t* server, int) {
+              static_cast<OneShotServer*>(server->data)->on_accept(server);
+            }) == 0);
+    int length = sizeof address.storage;
+    uv_tcp_getsockname(&tcp, address.get(), &length);
+  }
+  void close() { uv_close(reinterpret_cast<uv_handle_t*>(&tcp), nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("A stream reports congestion and drains without losing bytes", "[stream]") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  OneShotServer server(&loop);
+  ScriptedHandler sender_events, receiver_events;
+  core::Stream sender(&loop, sender_events);
+  core::Stream receiver(&loop, receiver_events);
+
+  constexpr std::size_t kTotal = 32 * 1024 * 1024;
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::size_t sent = 0, received = 0, max_queued = 0;
+  bool content_ok = true, saw_congestion = false;
+
+  // Writes like a relay does: stop when the stream is congested, continue
+  // when it says it drained.
+  auto write_more = [&](core::Stream& stream) {
+    while (sent < kTotal && !stream.congested()) {
+      std::string chunk(kChunk, '\0');
+      for (std::size_t i = 0; i < kChunk; ++i) chunk[i] = static_cast<char>((sent + i) % 251);
+      stream.write(chunk);
+      sent += kChunk;
+      max_queued = std::max(max_queued, stream.queued_bytes());
+    }
+    if (stream.congested()) saw_congestion = true;
+    if (sent == kTotal) stream.close_after_flush();
+  };
+  sender_events.drained = write_more;
+
+  receiver_events.data = [&](core::Stream&, std::string_view bytes) {
+    for (char c : bytes) {
+      if (c != static_cast<char>(received % 251)) content_ok = false;
+      ++received;
+    }
+  };
+
+  server.on_accept = [&](uv_stream_t* listening) {
+    REQUIRE(receiver.accept_from(listening) == 0);
+    server.close();
+  };
+  sender_events.connected = [&](core::Stream& stream) {
+    write_more(stream);
+    // The peer reads nothing yet: the sender must be congested, not buffering 32 MB.
+    CHECK(stream.congested());
+    CHECK(sent < kTotal);
+    receiver.start_reading();
+  };
+  REQUIRE(sender.connect(server.address) == 0);
+
+  // Ends when the sender has flushed and closed and the receiver saw EOF.
+  receiver_events.data = [&, inner = receiver_events.data](core::Stream& s, std::string_view b) {
+    inner(s, b);
+    if (received == kTotal) s.close();
+  };
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(saw_congestion);
+  CHECK(received == kTotal);
+  CHECK(content_ok);
+  // Bounded by the high watermark plus one write that crossed it.
+  CHECK(max_queued <= core::Stream::kHighWatermark + kChunk);
+  CHECK(sender_events.closed);
+  CHECK(receiver_events.closed);
+  REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("Streams speak TLS to each other, started after plaintext", "[stream][tls]") {
+  const auto& files = test::test_certificate(test::KeyType::Ecdsa);
+  auto server_context = core::make_server_context(files.certificate, files.private_key);
+  auto client_context = core::make_client_context();
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  OneShotServer server(&loop);
+  ScriptedHandler client_events, server_events;
+  core::Stream client(&loop, client_events);
+  core::Stream accepted(&loop, server_events);
+  std::string client_got, server_got;
+
+  server.on_accept = [&](uv_stream_t* listening) {
+    REQUIRE(accepted.accept_from(listening) == 0);
+    server.close();
+    accepted.write("* OK plaintext greeting\r\n");
+    accepted.start_reading();
+  };
+  server_events.data = [&](core::Stream& stream, std::string_view bytes) {
+    server_got.append(bytes);
+    if (server_got == "a STARTTLS\r\n") {
+      stream.write("a OK go\r\n");  // last plaintext, then TLS
+      stream.start_tls_server(server_context.get());
+      server_got.clear();
+    } else if (server_got == "secret over tls\r\n") {
+      stream.write("and back\r\n");
+    }
+  };
+  client_events.connected = [&](core::Stream& stream) { stream.start_reading(); };
+  client_events.data = [&](core::Stream& stream, std::string_view bytes) {
+    client_got.append(bytes);
+    if (client_got == "* OK plaintext greeting\r\n") {
+      stream.write("a STARTTLS\r\n");
+    } else if (client_got.ends_with("a OK go\r\n") && !stream.tls_active()) {
+      REQUIRE(stream.start_tls_client(client_context.get(), "localhost"));
+      client_got.clear();
+    } else if (client_got == "and back\r\n") {
+      stream.close();
+      accepted.close();
+    }
+  };
+  client_events.tls_ready = [&](core::Stream& stream) { stream.write("secret over tls\r\n"); };
+  REQUIRE(client.connect(server.address) == 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(client_got == "and back\r\n");
+  CHECK(accepted.tls_version() == "TLSv1.3");
+  CHECK(accepted.bytes_read() == std::string("a STARTTLS\r\nsecret over tls\r\n").size());
+  REQUIRE(uv_loop_close(&loop) == 0);
+}
