@@ -48,7 +48,8 @@ std::shared_ptr<const Directory> Directory::load_file(const std::string& path) {
   std::ifstream file(path);
   if (!file) throw DirectoryError("cannot open directory file " + path);
   json document = json::parse(file, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) throw DirectoryError("directory file " + path + " is not valid JSON");
+  if (document.is_discarded())
+    throw DirectoryError("directory file " + path + " is not valid JSON");
   try {
     return from_json(document);
   } catch (const DirectoryError& error) {
@@ -103,7 +104,8 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
           if (!value.is_string()) throw DirectoryError(where + ": \"pod\" must be a string");
           assignment.pod = value.get<std::string>();
         } else if (auto protocol = protocol_from_string(key)) {
-          if (!value.is_boolean()) throw DirectoryError(where + ": \"" + key + "\" must be true or false");
+          if (!value.is_boolean())
+            throw DirectoryError(where + ": \"" + key + "\" must be true or false");
           assignment.enabled[*protocol] = value.get<bool>();
         } else {
           throw DirectoryError(where + ": unknown key \"" + key + "\"");
@@ -138,7 +140,8 @@ Route Directory::route_for(const Assignment& assignment, Protocol protocol) cons
 
 std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {
   std::string key = lower(user);
-  if (auto found = users_.find(key); found != users_.end()) return route_for(found->second, protocol);
+  if (auto found = users_.find(key); found != users_.end())
+    return route_for(found->second, protocol);
   std::size_t at = key.rfind('@');
   if (at == std::string::npos) return std::nullopt;
   if (auto found = domains_.find(key.substr(at + 1)); found != domains_.end()) {

@@ -13,7 +13,7 @@ struct SocketAddress {
   sockaddr_storage storage{};
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
-  std::string ip() const;    // "127.0.0.1" or "::1"
+  std::string ip() const;  // "127.0.0.1" or "::1"
   int port() const;
   std::string text() const;  // "127.0.0.1:993" or "[::1]:993"
 };

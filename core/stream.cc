@@ -64,8 +64,8 @@ void Stream::on_connect(uv_connect_t* request, int status) {
 
 void Stream::start_reading() {
   if (reading_ || ended_ || closing_) return;
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Stream::on_alloc,
-                    &Stream::on_read) == 0) {
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Stream::on_alloc, &Stream::on_read) ==
+      0) {
     reading_ = true;
   }
 }
@@ -207,9 +207,8 @@ void Stream::close_after_flush() {
   closing_ = true;
   stop_reading();
   shutdown_request_.data = this;
-  if (queued_bytes_ == 0 ||
-      uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
-                  &Stream::on_shutdown) != 0) {
+  if (queued_bytes_ == 0 || uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                                        &Stream::on_shutdown) != 0) {
     close();
   }
 }

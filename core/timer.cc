@@ -15,15 +15,21 @@ void Timer::start(std::uint64_t milliseconds) {
   uv_timer_start(&timer_, &Timer::on_timer, milliseconds, 0);
 }
 
-void Timer::stop() { uv_timer_stop(&timer_); }
+void Timer::stop() {
+  uv_timer_stop(&timer_);
+}
 
 void Timer::close() {
   auto* handle = reinterpret_cast<uv_handle_t*>(&timer_);
   if (!uv_is_closing(handle)) uv_close(handle, &Timer::on_close);
 }
 
-void Timer::on_timer(uv_timer_t* handle) { static_cast<Timer*>(handle->data)->on_fire_(); }
+void Timer::on_timer(uv_timer_t* handle) {
+  static_cast<Timer*>(handle->data)->on_fire_();
+}
 
-void Timer::on_close(uv_handle_t* handle) { static_cast<Timer*>(handle->data)->on_closed_(); }
+void Timer::on_close(uv_handle_t* handle) {
+  static_cast<Timer*>(handle->data)->on_closed_();
+}
 
 }  // namespace podgate::core

@@ -29,6 +29,8 @@ class Timer {
 };
 
 // Monotonic nanoseconds, for phase durations.
-inline std::uint64_t now_ns() { return uv_hrtime(); }
+inline std::uint64_t now_ns() {
+  return uv_hrtime();
+}
 
 }  // namespace podgate::core

@@ -43,8 +43,7 @@ SslCtxPtr make_server_context(const std::string& certificate_file,
   if (SSL_CTX_use_certificate_chain_file(context.get(), certificate_file.c_str()) != 1) {
     throw TlsConfigError("cannot load certificate " + certificate_file + ": " + last_tls_error());
   }
-  if (SSL_CTX_use_PrivateKey_file(context.get(), private_key_file.c_str(), SSL_FILETYPE_PEM) !=
-      1) {
+  if (SSL_CTX_use_PrivateKey_file(context.get(), private_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     throw TlsConfigError("cannot load private key " + private_key_file + ": " + last_tls_error());
   }
   if (SSL_CTX_check_private_key(context.get()) != 1) {

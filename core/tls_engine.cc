@@ -34,11 +34,13 @@ TlsEngine::TlsEngine(SSL* ssl)
   SSL_set_bio(ssl_, network_in_, network_out_);
 }
 
-TlsEngine::~TlsEngine() { SSL_free(ssl_); }
+TlsEngine::~TlsEngine() {
+  SSL_free(ssl_);
+}
 
 TlsEngine::Status TlsEngine::fail(const char* where, int ssl_error) {
-  last_error_ = std::string(where) + " (ssl error " + std::to_string(ssl_error) +
-                "): " + last_tls_error();
+  last_error_ =
+      std::string(where) + " (ssl error " + std::to_string(ssl_error) + "): " + last_tls_error();
   return Status::Failed;
 }
 
@@ -92,7 +94,9 @@ void TlsEngine::shutdown() {
   if (handshake_done_) SSL_shutdown(ssl_);
 }
 
-bool TlsEngine::has_output() const { return BIO_ctrl_pending(network_out_) > 0; }
+bool TlsEngine::has_output() const {
+  return BIO_ctrl_pending(network_out_) > 0;
+}
 
 std::string TlsEngine::take_output() {
   std::string output(BIO_ctrl_pending(network_out_), '\0');
@@ -103,6 +107,8 @@ std::string TlsEngine::take_output() {
   return output;
 }
 
-std::string TlsEngine::version() const { return handshake_done_ ? SSL_get_version(ssl_) : ""; }
+std::string TlsEngine::version() const {
+  return handshake_done_ ? SSL_get_version(ssl_) : "";
+}
 
 }  // namespace podgate::core

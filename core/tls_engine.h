@@ -15,9 +15,9 @@ namespace podgate::core {
 class TlsEngine {
  public:
   enum class Status {
-    Ok,          // progress made (or nothing to do); look at handshake_done()
-    Closed,      // the peer sent close_notify
-    Failed,      // protocol error, bad certificate, renegotiation attempt...
+    Ok,      // progress made (or nothing to do); look at handshake_done()
+    Closed,  // the peer sent close_notify
+    Failed,  // protocol error, bad certificate, renegotiation attempt...
   };
 
   static std::unique_ptr<TlsEngine> server(SSL_CTX* context);
@@ -46,7 +46,7 @@ class TlsEngine {
   bool has_output() const;
 
   bool handshake_done() const { return handshake_done_; }
-  std::string version() const;       // "TLSv1.3", "TLSv1.2", or "" before the handshake
+  std::string version() const;  // "TLSv1.3", "TLSv1.2", or "" before the handshake
   std::string last_error() const { return last_error_; }
 
  private:

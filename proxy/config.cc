@@ -125,8 +125,7 @@ Config load_config(const std::string& path) {
   read_positive(timeouts, "idle_seconds", "timeouts", config.timeouts.idle_seconds);
   read_positive(timeouts, "backend_connect_seconds", "timeouts",
                 config.timeouts.backend_connect_seconds);
-  read_positive(timeouts, "backend_auth_seconds", "timeouts",
-                config.timeouts.backend_auth_seconds);
+  read_positive(timeouts, "backend_auth_seconds", "timeouts", config.timeouts.backend_auth_seconds);
 
   const json& limits = section("limits", empty);
   only_keys(limits, "limits", {"max_command_bytes", "max_invalid_commands"});

@@ -1,6 +1,7 @@
 // podgate: the authenticating front door. Loads the configuration, the
 // directory and the certificate, opens the listeners and runs the loop until
 // SIGTERM/SIGINT. SIGHUP reloads the directory file.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -36,7 +37,8 @@ void stop(Runtime& runtime) {
   // shut_down() may free the session: iterate over a copy.
   auto sessions = runtime.worker.sessions;
   for (auto* session : sessions) session->shut_down();
-  for (auto& handle : runtime.stop_signals) uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
+  for (auto& handle : runtime.stop_signals)
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
 }
 
@@ -60,6 +62,8 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
+  // Diagnostics go to standard error; standard output may carry the access log.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("podgate"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   Runtime runtime;
   core::SslCtxPtr server_tls;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what podgate needs on Debian 12 (only what is missing), then
 # builds it. Usage: scripts/setup.sh [BUILD_DIR [extra cmake arguments...]]
+#                   scripts/setup.sh --deps-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ packages=(
   libuv1-dev android-libboringssl-dev libssl-dev nlohmann-json3-dev catch2
   libspdlog-dev libcli11-dev
   python3 curl dovecot-imapd dovecot-pop3d dovecot-submissiond
+  clang libclang-rt-14-dev
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -23,6 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+[ "${1:-}" = "--deps-only" ] && exit 0
 build_dir="${1:-build}"
 shift || true
 cmake -S . -B "$build_dir" -G Ninja "$@" >/dev/null

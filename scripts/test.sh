@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (real
 # Dovecot pods, real clients) against the BoringSSL build, the OpenSSL 3
-# build, and an ASan+UBSan build.
+# build, and an ASan+UBSan build; then a bounded libFuzzer run of every parser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +18,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_suite build -DPODGATE_TLS=boringssl
 run_suite build-openssl -DPODGATE_TLS=openssl
 run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+echo "=== build-fuzz: libFuzzer targets (clang)"
+scripts/setup.sh --deps-only
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON >/dev/null
+ninja -C build-fuzz fuzz_imap_parser fuzz_sasl
+ctest --test-dir build-fuzz --output-on-failure
 echo "all suites passed"

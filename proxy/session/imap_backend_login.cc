@@ -74,8 +74,7 @@ bool is_tagged(std::string_view line, std::string_view tag, std::string_view sta
 }
 
 bool is_tagged_any(std::string_view line, std::string_view tag) {
-  return line.size() > tag.size() && line.substr(0, tag.size()) == tag &&
-         line[tag.size()] == ' ';
+  return line.size() > tag.size() && line.substr(0, tag.size()) == tag && line[tag.size()] == ' ';
 }
 
 constexpr std::string_view kCapabilityTag = "C";
@@ -88,11 +87,17 @@ constexpr std::string_view kPostLoginCapabilityTag = "K";
 ImapBackendLogin::ImapBackendLogin(std::string user, std::string password, ClientIdentity client)
     : user_(std::move(user)), password_(std::move(password)), client_(std::move(client)) {}
 
-ImapBackendLogin::~ImapBackendLogin() { std::fill(password_.begin(), password_.end(), '\0'); }
+ImapBackendLogin::~ImapBackendLogin() {
+  std::fill(password_.begin(), password_.end(), '\0');
+}
 
-std::string ImapBackendLogin::take_output() { return std::exchange(output_, {}); }
+std::string ImapBackendLogin::take_output() {
+  return std::exchange(output_, {});
+}
 
-std::string ImapBackendLogin::take_leftover() { return std::exchange(input_, {}); }
+std::string ImapBackendLogin::take_leftover() {
+  return std::exchange(input_, {});
+}
 
 ImapBackendLogin::Verdict ImapBackendLogin::unavailable(std::string problem) {
   problem_ = std::move(problem);
@@ -106,7 +111,8 @@ ImapBackendLogin::Verdict ImapBackendLogin::feed(std::string_view bytes) {
   while (verdict_ == Verdict::Pending) {
     std::size_t newline = input_.find('\n', start);
     if (newline == std::string::npos) {
-      if (input_.size() - start > kMaxLineBytes) verdict_ = unavailable("pod sent an overlong line");
+      if (input_.size() - start > kMaxLineBytes)
+        verdict_ = unavailable("pod sent an overlong line");
       break;
     }
     std::string_view line(input_.data() + start, newline - start);

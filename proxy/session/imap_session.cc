@@ -78,13 +78,17 @@ ImapSession::ImapSession(Worker& worker, const ListenerConfig& listener)
   worker_.sessions.insert(this);
 }
 
-ImapSession::~ImapSession() { worker_.sessions.erase(this); }
+ImapSession::~ImapSession() {
+  worker_.sessions.erase(this);
+}
 
 double ImapSession::ms_since(std::uint64_t start_ns) const {
   return static_cast<double>(core::now_ns() - start_ns) / kNsPerMs;
 }
 
-void ImapSession::send(std::string_view text) { client_->write(text); }
+void ImapSession::send(std::string_view text) {
+  client_->write(text);
+}
 
 std::string ImapSession::capabilities() const {
   std::string capabilities = "IMAP4rev1 SASL-IR LITERAL+ ID";
@@ -300,11 +304,11 @@ void ImapSession::start_authenticate(const imap::Command& command) {
   }
   login_tag_ = command.tag;
   if (command.mechanism == "PLAIN") {
+    sasl_step_ = SaslStep::PlainResponse;
     if (command.initial_response) {
       handle_sasl_line(*command.initial_response);
       return;
     }
-    sasl_step_ = SaslStep::PlainResponse;
     send("+ \r\n");
   } else if (command.mechanism == "LOGIN") {
     if (command.initial_response) {
@@ -421,14 +425,15 @@ void ImapSession::connect_next_server() {
 void ImapSession::on_stream_connected(core::Stream& stream, int status) {
   if (&stream != backend_.get() || state_ != State::BackendConnect) return;
   if (status != 0) {
-    spdlog::warn("session {}: cannot connect to pod {} server {}: {}", record_.session,
-                 record_.pod, record_.backend, uv_strerror(status));
+    spdlog::warn("session {}: cannot connect to pod {} server {}: {}", record_.session, record_.pod,
+                 record_.backend, uv_strerror(status));
     connect_next_server();
     return;
   }
+  // The connect timer keeps running until the greeting: a pod that accepts
+  // and never greets is as unusable as one that refuses.
   state_ = State::BackendLogin;
   backend_greeting_ns_ = 0;
-  timer_.start(std::uint64_t{worker_.config->timeouts.backend_auth_seconds} * 1000);
   backend_->start_reading();
 }
 
@@ -436,6 +441,7 @@ void ImapSession::on_backend_data(std::string_view bytes) {
   if (backend_greeting_ns_ == 0) {
     backend_greeting_ns_ = core::now_ns();
     record_.phases.backend_connect = ms_since(phase_start_ns_);
+    timer_.start(std::uint64_t{worker_.config->timeouts.backend_auth_seconds} * 1000);
   }
   ImapBackendLogin::Verdict verdict = backend_login_->feed(bytes);
   if (std::string output = backend_login_->take_output(); !output.empty()) backend_->write(output);
@@ -531,8 +537,14 @@ void ImapSession::on_timer() {
       connect_next_server();
       break;
     case State::BackendLogin:
-      spdlog::warn("session {}: pod {} server {} did not finish the login in time",
-                   record_.session, record_.pod, record_.backend);
+      if (backend_greeting_ns_ == 0) {
+        spdlog::warn("session {}: pod {} server {} accepted but did not greet in time",
+                     record_.session, record_.pod, record_.backend);
+        connect_next_server();
+        break;
+      }
+      spdlog::warn("session {}: pod {} server {} did not finish the login in time", record_.session,
+                   record_.pod, record_.backend);
       login_failed("unavailable", kUnavailable);
       break;
     case State::Relay:

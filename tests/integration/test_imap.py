@@ -251,6 +251,33 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         tagged, _ = r.command("b", "NOOP")
         self.assertTagged(tagged, "b", "OK")
 
+    def test_sasl_state_does_not_leak_between_authenticates(self):
+        def auth_login(r, tag, password):
+            r.send("%s AUTHENTICATE LOGIN\r\n" % tag)
+            self.assertTrue(r.readline().startswith(b"+"))
+            r.send(b64(ALICE) + "\r\n")
+            self.assertTrue(r.readline().startswith(b"+"))
+            r.send(b64(password) + "\r\n")
+            return r.read_response(tag)[0]
+
+        # a failed AUTHENTICATE LOGIN, then AUTHENTICATE PLAIN with SASL-IR
+        r = self.raw()
+        self.assertEqual(after_tag(auth_login(r, "a", WRONG_PASSWORDS[0])), AUTH_FAILED)
+        tagged, _ = r.command("b", "AUTHENTICATE PLAIN " + plain_b64(ALICE, self.pw(ALICE)))
+        self.assertTagged(tagged, "b", "OK")
+        r.close()
+        # a cancelled AUTHENTICATE LOGIN, then AUTHENTICATE PLAIN with SASL-IR
+        r = self.raw()
+        r.send("a AUTHENTICATE LOGIN\r\n")
+        self.assertTrue(r.readline().startswith(b"+"))
+        r.send("*\r\n")
+        tagged, _ = r.read_response("a")
+        self.assertTagged(tagged, "a", "BAD")
+        r.send("b AUTHENTICATE PLAIN %s\r\n" % plain_b64(ALICE, self.pw(ALICE)))
+        line = r.readline()
+        self.assertFalse(line.startswith(b"+"), "continuation for a SASL-IR command: %r" % line)
+        self.assertTagged(line, "b", "OK")
+
     def test_authenticate_plain_other_authzid_is_refused(self):
         # alice's own credentials, asking to act as bob: must not open bob's box
         r = self.raw()
@@ -412,6 +439,30 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         line = self.access_line(client)
         self.assertEqual(line.get("result"), "no_login")
         self.assertEqual(line.get("tls"), tls)
+
+    def test_starttls_when_tls_is_already_on(self):
+        r = self.raw()  # implicit TLS
+        tagged, _ = r.command("a", "STARTTLS")
+        self.assertTrue(tagged.startswith(b"a BAD") or tagged.startswith(b"a NO"), tagged)
+        tagged, _ = r.command("b", "NOOP")
+        self.assertTagged(tagged, "b", "OK")
+        r = self.raw_starttls()
+        tagged, _ = r.command("a", "STARTTLS")
+        self.assertTrue(tagged.startswith(b"a BAD") or tagged.startswith(b"a NO"), tagged)
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="c"), "c", "OK")
+
+    def test_client_vanishing_mid_login_is_harmless(self):
+        for i in range(8):
+            r = self.raw()
+            if i % 2:
+                r.send("a LOGIN %s %s\r\n" % (imap_quote(ALICE), imap_quote(self.pw(ALICE))))
+            else:
+                r.send("a AUTHENTICATE PLAIN\r\n")
+            r.close()
+        time.sleep(0.5)
+        self.assertTrue(self.pg.alive(), "podgate died")
+        r = self.raw()
+        self.assertTagged(self.login(r, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
 
     # ---------------------------------------------------------------- bad input
 

@@ -19,6 +19,14 @@ from podlib import imap_quote, PodIMAP4, PodIMAP4_SSL, imap_subjects  # noqa: E4
 GRACE = "grace@example.com"  # lives on pod-2
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 class ImapSessionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
 
     def pw(self, user):
@@ -83,6 +91,46 @@ class ImapSessionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertLess(t_proxied, 30)
         line = self.access_line(client)
         self.assertGreaterEqual(line.get("bytes_to_client") or 0, len(big))
+
+    def test_big_append_byte_identical(self):
+        big = podlib.make_big_message(8 * 1024 * 1024, subject="8 MB appended through podgate")
+        im = PodIMAP4_SSL(self.pg.port("imap", "implicit"), timeout=60)
+        im.login("bob@example.com", self.pw("bob@example.com"))
+        typ, _ = im.append("INBOX", None, None, big)
+        self.assertEqual(typ, "OK")
+        im.logout()
+        direct = PodIMAP4(self.world.pod2.imap_port, timeout=60)
+        direct.login("bob@example.com", self.pw("bob@example.com"))
+        direct.select("INBOX", readonly=True)
+        typ, data = direct.search(None, '(SUBJECT "8 MB appended through podgate")')
+        seq = data[0].split()[-1].decode()
+        typ, data = direct.fetch(seq, "(BODY.PEEK[])")
+        direct.logout()
+        self.assertEqual(hashlib.sha256(data[0][1]).hexdigest(), hashlib.sha256(big).hexdigest())
+
+    def test_slow_reader_backpressure(self):
+        # the pod sends 20 MB, the client reads nothing for 2 s: podgate must
+        # stop reading from the pod instead of buffering the message
+        big = podlib.make_big_message(20 * 1024 * 1024, subject="20 MB for a slow reader")
+        self.world.pod2.deliver(GRACE, big)
+        r = self.raw()
+        self.assertTagged(self.login(r, GRACE, self.pw(GRACE), tag="a"), "a", "OK")
+        tagged, _ = r.command("b", "SELECT INBOX")
+        self.assertTagged(tagged, "b", "OK")
+        tagged, untagged = r.command("c", 'UID SEARCH SUBJECT "20 MB for a slow reader"')
+        uid = [l for l in untagged if l.startswith(b"* SEARCH")][0].split()[-1].decode()
+        pid = self.pg.proc.pid
+        before = rss_kb(pid)
+        r.send("d UID FETCH %s (BODY.PEEK[])\r\n" % uid)
+        time.sleep(2.0)
+        during = rss_kb(pid)
+        tagged, untagged = r.read_response("d", timeout=60)
+        self.assertTagged(tagged, "d", "OK")
+        body = untagged[0].split(b"}\r\n", 1)[1]
+        self.assertTrue(body.startswith(big[:100]))
+        self.assertEqual(hashlib.sha256(body[:len(big)]).hexdigest(), hashlib.sha256(big).hexdigest())
+        self.assertLess(during - before, 10 * 1024,
+                        "podgate grew by %d kB while the client was not reading" % (during - before))
 
     def test_pod_drops_session(self):
         r = self.raw()

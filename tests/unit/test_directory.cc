@@ -4,10 +4,10 @@
 
 #include "backend-directory/directory.h"
 
+using nlohmann::json;
 using podgate::directory::Directory;
 using podgate::directory::DirectoryError;
 using podgate::directory::Protocol;
-using nlohmann::json;
 
 namespace {
 json example() {
@@ -56,14 +56,17 @@ TEST_CASE("Broken directories are refused with the reason", "[directory]") {
   };
   CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"x@y": {"pod": "pod-9"}}})")),
                     Catch::Contains("unknown pod \"pod-9\""));
-  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"imap": ["localhost:1"]}}})")),
-                    Catch::Contains("expected \"ip:port\""));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"pods": {"pod-3": {"imap": ["localhost:1"]}}})")),
+      Catch::Contains("expected \"ip:port\""));
   CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"imapp": []}}})")),
                     Catch::Contains("unknown key \"imapp\""));
-  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"x@y": {"pod": "pod-1", "imap": "no"}}})")),
-                    Catch::Contains("true or false"));
-  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"ALICE@example.com": {"pod": "pod-1"}}})")),
-                    Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"users": {"x@y": {"pod": "pod-1", "imap": "no"}}})")),
+      Catch::Contains("true or false"));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"users": {"ALICE@example.com": {"pod": "pod-1"}}})")),
+      Catch::Contains("listed twice"));
   CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"x@y": {}}})")),
                     Catch::Contains("no \"pod\""));
   CHECK_THROWS_AS(Directory::from_json(json::array()), DirectoryError);

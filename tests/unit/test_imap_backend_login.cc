@@ -36,10 +36,11 @@ TEST_CASE("Dovecot login: ID with the client address, then SASL-IR PLAIN", "[bac
   auto login = make_login();
   CHECK(login.feed(kDovecotGreeting) == Verdict::Pending);
   std::string sent = login.take_output();
-  CHECK(sent.find("I ID (\"x-originating-ip\" \"192.0.2.7\" \"x-originating-port\" \"40000\"") == 0);
-  std::string expected_auth = "L AUTHENTICATE PLAIN " +
-                              podgate::sasl::base64_encode(std::string("\0alice@example.com\0s3cret pass", 30)) +
-                              "\r\n";
+  CHECK(sent.find("I ID (\"x-originating-ip\" \"192.0.2.7\" \"x-originating-port\" \"40000\"") ==
+        0);
+  std::string expected_auth =
+      "L AUTHENTICATE PLAIN " +
+      podgate::sasl::base64_encode(std::string("\0alice@example.com\0s3cret pass", 30)) + "\r\n";
   CHECK(sent.ends_with(expected_auth));
 
   Verdict verdict = login.feed(

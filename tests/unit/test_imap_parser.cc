@@ -360,7 +360,8 @@ TEST_CASE("AUTHENTICATE with an initial response returns it as sent", "[imap]") 
   CHECK(events[1].command.initial_response == "=");
 }
 
-TEST_CASE("a SASL line is never parsed as a command; \"*\" comes back as is", "[imap]") {
+TEST_CASE("a SASL line is never parsed as a command, and the cancel star comes back as is",
+          "[imap]") {
   const auto events = parse_everywhere(
       "a AUTHENTICATE PLAIN\r\nb LOGOUT\r\nc AUTHENTICATE PLAIN\r\n*\r\n"
       "d AUTHENTICATE PLAIN\n\ne NOOP\n");
@@ -430,7 +431,7 @@ TEST_CASE("literals in unknown commands", "[imap]") {
   check_command(pipelined[1], "b", CommandKind::Noop, "NOOP");
 }
 
-TEST_CASE("bad tags are a BAD with tag \"*\"", "[imap]") {
+TEST_CASE("bad tags are a BAD with the star tag", "[imap]") {
   const std::string bad_command =
       GENERATE(as<std::string>{}, "+a NOOP\r\n", "a+ NOOP\r\n", "a*b NOOP\r\n", "a%b NOOP\r\n",
                "\"a\" NOOP\r\n", "(a NOOP\r\n", " a NOOP\r\n", "t\xC3\xA4g NOOP\r\n",
@@ -439,7 +440,7 @@ TEST_CASE("bad tags are a BAD with tag \"*\"", "[imap]") {
   check_bad_then_noop(repeated('t', 65) + " NOOP\r\n", "*");
 }
 
-TEST_CASE("tags up to 64 characters, with \"]\", are fine", "[imap]") {
+TEST_CASE("tags up to 64 characters, with a closing bracket, are fine", "[imap]") {
   const std::string longest = repeated('t', 64);
   const auto events = parse_everywhere(longest + " NOOP\r\na]1 NOOP\r\n");
   REQUIRE(events.size() == 2);
@@ -454,7 +455,7 @@ TEST_CASE("a tag without a command name", "[imap]") {
   check_bad_then_noop("a NOOP extra\r\n", "a");
 }
 
-TEST_CASE("empty lines are a BAD with tag \"*\"", "[imap]") {
+TEST_CASE("empty lines are a BAD with the star tag", "[imap]") {
   const auto events = parse_everywhere("\r\n\nz NOOP\r\n");
   REQUIRE(events.size() == 3);
   check_error(events[0], ErrorKind::BadSyntax, "*");
