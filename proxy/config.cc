@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -27,12 +28,14 @@ std::string string_at(const json& object, const std::string& key, const std::str
 }
 
 template <typename Number>
-void read_positive(const json& object, const std::string& key, const std::string& where,
-                   Number& into) {
+void read_number(const json& object, const std::string& key, const std::string& where, Number& into,
+                 std::uint64_t minimum = 1) {
   auto found = object.find(key);
   if (found == object.end()) return;
-  if (!found->is_number_unsigned() || found->get<std::uint64_t>() == 0) {
-    throw ConfigError(where + ": \"" + key + "\" must be a positive whole number");
+  if (!found->is_number_unsigned() || found->get<std::uint64_t>() < minimum ||
+      found->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+    throw ConfigError(where + ": \"" + key + "\" must be a whole number of at least " +
+                      std::to_string(minimum));
   }
   into = static_cast<Number>(found->get<std::uint64_t>());
 }
@@ -120,17 +123,20 @@ Config load_config(const std::string& path) {
 
   const json& timeouts = section("timeouts", empty);
   only_keys(timeouts, "timeouts",
-            {"preauth_seconds", "idle_seconds", "backend_connect_seconds", "backend_auth_seconds"});
-  read_positive(timeouts, "preauth_seconds", "timeouts", config.timeouts.preauth_seconds);
-  read_positive(timeouts, "idle_seconds", "timeouts", config.timeouts.idle_seconds);
-  read_positive(timeouts, "backend_connect_seconds", "timeouts",
-                config.timeouts.backend_connect_seconds);
-  read_positive(timeouts, "backend_auth_seconds", "timeouts", config.timeouts.backend_auth_seconds);
+            {"preauth_seconds", "idle_seconds", "backend_connect_seconds", "backend_auth_seconds",
+             "auth_failure_delay_ms"});
+  read_number(timeouts, "preauth_seconds", "timeouts", config.timeouts.preauth_seconds);
+  read_number(timeouts, "idle_seconds", "timeouts", config.timeouts.idle_seconds);
+  read_number(timeouts, "backend_connect_seconds", "timeouts",
+              config.timeouts.backend_connect_seconds);
+  read_number(timeouts, "backend_auth_seconds", "timeouts", config.timeouts.backend_auth_seconds);
+  read_number(timeouts, "auth_failure_delay_ms", "timeouts", config.timeouts.auth_failure_delay_ms,
+              /*minimum=*/0);
 
   const json& limits = section("limits", empty);
   only_keys(limits, "limits", {"max_command_bytes", "max_invalid_commands"});
-  read_positive(limits, "max_command_bytes", "limits", config.limits.max_command_bytes);
-  read_positive(limits, "max_invalid_commands", "limits", config.limits.max_invalid_commands);
+  read_number(limits, "max_command_bytes", "limits", config.limits.max_command_bytes);
+  read_number(limits, "max_invalid_commands", "limits", config.limits.max_invalid_commands);
   if (config.limits.max_command_bytes < 512) {
     throw ConfigError("limits: \"max_command_bytes\" must be at least 512");
   }

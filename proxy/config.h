@@ -38,6 +38,10 @@ struct Timeouts {
   std::uint32_t idle_seconds = 3600;
   std::uint32_t backend_connect_seconds = 10;
   std::uint32_t backend_auth_seconds = 30;
+  // Least time between credentials and a "login failed" answer (0: none).
+  // Dovecot's own default is 2 s; matching it keeps unknown users (answered
+  // here) indistinguishable from wrong passwords (answered by the pod).
+  std::uint32_t auth_failure_delay_ms = 2000;
 };
 
 struct Limits {

@@ -345,8 +345,8 @@ void ImapSession::handle_sasl_line(const std::string& line) {
       // credentials on the pod; podgate does not pass that through.
       if (!credentials ||
           (!credentials->authzid.empty() && credentials->authzid != credentials->authcid)) {
-        record_.result = "auth_failed";
-        send(tagged(login_tag_, kAuthFailed));
+        credentials_done_ns_ = core::now_ns();
+        login_failed("auth_failed", kAuthFailed);
         return;
       }
       start_login(std::move(credentials->authcid), std::move(credentials->password));
@@ -369,18 +369,18 @@ void ImapSession::handle_sasl_line(const std::string& line) {
 // The login hop
 
 void ImapSession::start_login(std::string user, std::string password) {
+  credentials_done_ns_ = core::now_ns();
   record_.phases.credentials = ms_since(credentials_start_ns_);
   record_.user = user;
   record_.pod.clear();
   record_.backend.clear();
-  if (user.empty() || password.empty()) {
-    record_.result = "auth_failed";
-    send(tagged(login_tag_, kAuthFailed));
-    return;
-  }
   // Hold further client input until the pod has answered: commands
   // pipelined behind the login belong to whoever the login makes us.
   client_->stop_reading();
+  if (user.empty() || password.empty()) {
+    login_failed("auth_failed", kAuthFailed);
+    return;
+  }
 
   std::uint64_t lookup_start = core::now_ns();
   route_ = worker_.directory->lookup(user, listener_.protocol);
@@ -475,8 +475,25 @@ void ImapSession::login_failed(const char* result, std::string_view answer) {
   record_.phases.total = ms_since(accepted_ns_);
   backend_login_.reset();
   retire_backend();
+  failure_answer_ = tagged(login_tag_, answer);
+  // Every refused login is answered no sooner than auth_failure_delay_ms
+  // after the credentials arrived, whether the pod said no, the user is
+  // unknown, or the credentials were malformed: the answer's timing must not
+  // tell which, and guessing gets slow.
+  std::uint64_t delay_ns = std::uint64_t{worker_.config->timeouts.auth_failure_delay_ms} * 1000000;
+  std::uint64_t elapsed_ns = core::now_ns() - credentials_done_ns_;
+  if (std::string_view(result) == "auth_failed" && elapsed_ns < delay_ns) {
+    state_ = State::FailureDelay;
+    client_->stop_reading();
+    timer_.start((delay_ns - elapsed_ns) / kNsPerMs + 1);
+    return;
+  }
+  send_failure_answer();
+}
+
+void ImapSession::send_failure_answer() {
   state_ = State::PreAuth;
-  send(tagged(login_tag_, answer));
+  send(std::exchange(failure_answer_, {}));
   credentials_start_ns_ = core::now_ns();
   arm_preauth_deadline();
   // Commands the client pipelined behind the failed login run now (or, when
@@ -546,6 +563,9 @@ void ImapSession::on_timer() {
       spdlog::warn("session {}: pod {} server {} did not finish the login in time", record_.session,
                    record_.pod, record_.backend);
       login_failed("unavailable", kUnavailable);
+      break;
+    case State::FailureDelay:
+      send_failure_answer();
       break;
     case State::Relay:
       finish("idle_timeout");

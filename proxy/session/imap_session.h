@@ -5,12 +5,12 @@
 //   PreAuth ──STARTTLS──> StartTlsHandshake ──> PreAuth
 //   PreAuth ──AUTHENTICATE──> SaslExchange ──> PreAuth | BackendConnect
 //   PreAuth ──LOGIN──> BackendConnect ──> BackendLogin ──> Relay
-//                                    └── failure ──> PreAuth (client may retry)
+//                                    └── failure ──> FailureDelay ──> PreAuth (retry)
 //   any state ──> Closing (one close reason, one access-log line)
 //
 // The session owns its client stream, at most one live backend stream, and
 // one timer whose meaning follows the state (pre-auth deadline, backend
-// connect/login timeout, post-login idle timeout, close grace).
+// connect/login timeout, failure delay, post-login idle timeout, close grace).
 #pragma once
 
 #include <memory>
@@ -46,6 +46,7 @@ class ImapSession final : public core::StreamHandler, public LiveSession {
     SaslExchange,
     BackendConnect,
     BackendLogin,
+    FailureDelay,  // a refused login, answered after the failure delay
     Relay,
     Closing,
   };
@@ -80,6 +81,7 @@ class ImapSession final : public core::StreamHandler, public LiveSession {
   void on_backend_data(std::string_view bytes);
   void login_succeeded();
   void login_failed(const char* result, std::string_view answer);
+  void send_failure_answer();
   void retire_backend();
 
   // After login.
@@ -108,6 +110,7 @@ class ImapSession final : public core::StreamHandler, public LiveSession {
   std::optional<directory::Route> route_;
   std::size_t server_index_ = 0;
   std::unique_ptr<ImapBackendLogin> backend_login_;
+  std::string failure_answer_;  // held during FailureDelay
 
   SessionRecord record_;
   std::uint64_t accepted_ns_ = 0;
@@ -115,6 +118,7 @@ class ImapSession final : public core::StreamHandler, public LiveSession {
   std::uint64_t phase_start_ns_ = 0;        // start of the phase being timed
   std::uint64_t credentials_start_ns_ = 0;  // when the client could start to log in
   std::uint64_t backend_greeting_ns_ = 0;
+  std::uint64_t credentials_done_ns_ = 0;
   bool timer_closed_ = false;
 };
 

@@ -1041,9 +1041,16 @@ class WorldTestCase(unittest.TestCase):
         pg = pg or self.pg
         if port is None:
             port = pg.port("imap", "implicit" if mode == "tls" else "starttls")
+        mark = len(pg.access_log_lines())
         r = RawIMAP(port, mode=mode, source=source, **kw)
+        r.log_mark = (pg, mark)
         self._raws.append(r)
         return r
+
+    def log_mark(self, pg=None):
+        """Access-log position before a session starts (ephemeral client
+        ports get reused, so "client" alone is not unique over a run)."""
+        return len((pg or self.pg).access_log_lines())
 
     def raw_starttls(self, source=None, pg=None):
         """Plain connection to the STARTTLS listener, upgraded to TLS."""
@@ -1066,12 +1073,25 @@ class WorldTestCase(unittest.TestCase):
             self.assertTrue(line.startswith(prefix + b" [" + code.encode() + b"]"),
                             "expected [%s] in %r" % (code, line))
 
-    def access_line(self, client, pg=None, timeout=5.0):
-        """The one access-log line of the session from `client` ("ip:port")."""
+    def access_line(self, client, pg=None, timeout=5.0, since=None):
+        """The one access-log line of the session from `client` ("ip:port"),
+        among the lines written after `since` (default: when the RawIMAP
+        client with that address was opened)."""
         pg = pg or self.pg
-        lines = pg.wait_access_log(client, timeout)
+        if since is None:
+            for r in self._raws:
+                if r.client_addr == client and r.log_mark[0] is pg:
+                    since = r.log_mark[1]
+            if since is None:
+                since = 0
+        deadline = time.time() + timeout
+        while True:
+            lines = [o for o in pg.access_log_lines()[since:] if o.get("client") == client]
+            if lines or time.time() > deadline:
+                break
+            time.sleep(0.05)
         time.sleep(0.1)
-        lines = [o for o in pg.access_log_lines() if o.get("client") == client]
+        lines = [o for o in pg.access_log_lines()[since:] if o.get("client") == client]
         self.assertEqual(len(lines), 1, "expected exactly one access-log line for %s, got %r"
                          % (client, lines))
         return lines[0]

@@ -363,13 +363,14 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertEqual(line.get("pod"), "pod-dead")
 
     def test_failover_to_next_server(self):
+        mark = self.log_mark()
         im = PodIMAP4_SSL(self.pg.port("imap", "implicit"))
         typ, _ = im.login("frank@example.com", self.pw("frank@example.com"))
         self.assertEqual(typ, "OK")
         self.assertIn("pod-1 marker", imap_subjects(im))
         client = im.client_addr()
         im.logout()
-        line = self.access_line(client)
+        line = self.access_line(client, since=mark)
         self.assertEqual(line.get("pod"), "pod-fo")
         self.assertEqual(line.get("backend"), self.world.pod1.imap_addr)
         self.assertEqual(line.get("result"), "ok")

@@ -48,16 +48,18 @@ TEST_CASE("The minimal config of DESIGN.md loads with operator defaults", "[conf
   // IDLE clients stay silent for up to 29 minutes (RFC 2177).
   CHECK(config.timeouts.idle_seconds >= 30 * 60);
   CHECK(config.limits.max_command_bytes == 8192);
+  CHECK(config.timeouts.auth_failure_delay_ms == 2000);
 }
 
 TEST_CASE("Timeouts and limits can be set", "[config]") {
   std::string text = kMinimal;
-  text.insert(text.rfind('}'), R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200},
+  text.insert(text.rfind('}'), R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200, "auth_failure_delay_ms": 0},
                                   "limits": {"max_invalid_commands": 2}, "access_log": "a.log")");
   auto config = load_config(write_config(text));
   CHECK(config.timeouts.preauth_seconds == 5);
   CHECK(config.timeouts.idle_seconds == 7200);
   CHECK(config.timeouts.backend_connect_seconds == 10);
+  CHECK(config.timeouts.auth_failure_delay_ms == 0);
   CHECK(config.limits.max_invalid_commands == 2);
   CHECK(config.access_log.ends_with("/a.log"));
 }
