@@ -41,7 +41,7 @@ DEFAULT_PODGATE_BIN = os.path.join(REPO, "build", "proxy", "podgate")
 
 
 def podgate_bin():
-    return os.environ.get("PODGATE_BIN") or DEFAULT_PODGATE_BIN
+    return os.path.abspath(os.environ.get("PODGATE_BIN") or DEFAULT_PODGATE_BIN)
 
 
 def log(msg):
@@ -391,23 +391,23 @@ class DovecotPod:
         log("pod %s up on %d" % (self.name, self.imap_port))
         return self
 
+    def begin_stop(self):
+        """SIGTERM to the master (what `doveadm stop` does, without its
+        polling delay of ~3 s); stop() waits. Lets several pods stop at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self):
         if self._cleanup:
             unregister_cleanup(self._cleanup)
             self._cleanup = None
-        if self.proc is not None and self.proc.poll() is None:
-            subprocess.run(["doveadm", "-c", self.conf_path, "stop"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=10)
+        if self.proc is not None:
+            self.begin_stop()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+                self.proc.kill()
+                self.proc.wait()
         self.proc = None
         if getattr(self, "_err", None):
             self._err.close()
@@ -727,7 +727,7 @@ class RawIMAP:
 
     def _init(self, mode, host, read_greeting):
         self.sock = self.raw
-        self.buf = b""
+        self.buf = bytearray()
         self.transcript = []
         self.sent_bytes = 0   # application bytes (after TLS decryption)
         self.recv_bytes = 0
@@ -742,8 +742,8 @@ class RawIMAP:
         """Handshake on the current socket (after `tag STARTTLS` got OK).
         Bytes already buffered from the server are an error by spec, so
         they are returned to the caller to check."""
-        leftover = self.buf
-        self.buf = b""
+        leftover = bytes(self.buf)
+        self.buf = bytearray()
         self.sock = client_tls_context().wrap_socket(self.raw, server_hostname="127.0.0.1")
         return leftover
 
@@ -767,17 +767,24 @@ class RawIMAP:
 
     def readline(self, timeout=None):
         deadline = time.time() + (timeout if timeout is not None else self.timeout)
-        while b"\r\n" not in self.buf:
+        start = 0
+        while True:
+            i = self.buf.find(b"\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(self.buf) - 1)
             self._fill(deadline)
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        self.transcript.append(b"S: " + line)
+        line = bytes(self.buf[:i])
+        del self.buf[:i + 2]
+        self.transcript.append(b"S: " + line[:2000])
         return line
 
     def read_exact(self, n, timeout=None):
         deadline = time.time() + (timeout if timeout is not None else self.timeout)
         while len(self.buf) < n:
             self._fill(deadline)
-        data, self.buf = self.buf[:n], self.buf[n:]
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
         return data
 
     def read_response(self, tag, timeout=None):
@@ -813,8 +820,8 @@ class RawIMAP:
                 raise
             except (Closed, OSError):  # EOF, reset, TLS alert
                 if self.buf:
-                    lines.append(self.buf)
-                    self.buf = b""
+                    lines.append(bytes(self.buf))
+                    self.buf = bytearray()
                 return lines
 
     def is_closed(self, timeout=2.0):
@@ -945,8 +952,16 @@ class ImapWorld:
             "domains": {"example.org": {"pod": "pod-2"}},
         }
 
+    # podgate answers every refused login no sooner than
+    # timeouts.auth_failure_delay_ms (default 2000): shorter here so the
+    # suite stays fast, but above Dovecot's own ~0.5 s so it is observable
+    AUTH_FAILURE_DELAY_MS = 700
+
     def new_podgate(self, name, extra=None, directory=None, cert=None, key=None,
                     listeners=None, start=True):
+        extra = json.loads(json.dumps(extra or {}))
+        extra.setdefault("timeouts", {}).setdefault("auth_failure_delay_ms",
+                                                    self.AUTH_FAILURE_DELAY_MS)
         pg = Podgate(os.path.join(self.root, name),
                      listeners or [{"protocol": "imap", "tls": "implicit"},
                                    {"protocol": "imap", "tls": "starttls"}],
@@ -977,11 +992,24 @@ class ImapWorld:
         return "\n".join(parts)
 
     def stop(self):
+        """Stops everything, then fails if any podgate did not exit cleanly on
+        SIGTERM or reported a sanitizer finding (leak, overflow, UB) on its
+        way out: the ASan build's integration runs rely on this."""
+        problems = []
         for pg in self.all_podgates():
-            pg.stop()
+            code = pg.stop()
+            text = pg.stderr_text()
+            if code not in (0, None):
+                problems.append("podgate %s exited with %s" % (pg.workdir, code))
+            if "Sanitizer" in text or "runtime error:" in text:
+                problems.append("podgate %s sanitizer report:\n%s" % (pg.workdir, tail(pg.stderr_path, 80)))
+        for pod in self.pods.values():
+            pod.begin_stop()
         for pod in self.pods.values():
             pod.stop()
         self.dead.close()
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     def _rm_root(self):
         if os.environ.get("PODLIB_KEEP"):
@@ -1013,8 +1041,10 @@ class WorldTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         if cls.world is not None:
-            cls.world.stop()
-            cls.world._rm_root()
+            try:
+                cls.world.stop()
+            finally:
+                cls.world._rm_root()
 
     def _problems(self):
         result = getattr(getattr(self, "_outcome", None), "result", None)

@@ -278,6 +278,51 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertFalse(line.startswith(b"+"), "continuation for a SASL-IR command: %r" % line)
         self.assertTagged(line, "b", "OK")
 
+    def test_commands_are_case_insensitive(self):
+        r = self.raw()
+        tagged, untagged = r.command("a1", "capability")
+        self.assertTagged(tagged, "a1", "OK")
+        self.assertTrue(any(l.startswith(b"* CAPABILITY ") for l in untagged), untagged)
+        tagged, _ = r.command("a2", "noop")
+        self.assertTagged(tagged, "a2", "OK")
+        tagged, _ = r.command("a3", "authenticate plain " + plain_b64(BOB, self.pw(BOB)))
+        self.assertTagged(tagged, "a3", "OK")
+        r = self.raw()
+        self.assertTagged(r.command("b1", "Login %s %s" % (imap_quote(ALICE), imap_quote(self.pw(ALICE))))[0],
+                          "b1", "OK")
+
+    def test_invalid_base64_in_authenticate(self):
+        r = self.raw()
+        tagged, _ = r.command("a", "AUTHENTICATE PLAIN !!!not-base64!!!")
+        self.assertTrue(tagged.startswith(b"a BAD") or tagged.startswith(b"a NO"), tagged)
+        r.send("b AUTHENTICATE LOGIN\r\n")
+        self.assertTrue(r.readline().startswith(b"+"))
+        r.send("%%%\r\n")
+        tagged, _ = r.read_response("b")
+        self.assertTrue(tagged.startswith(b"b BAD") or tagged.startswith(b"b NO"), tagged)
+        tagged, _ = r.command("c", "NOOP")
+        self.assertTagged(tagged, "c", "OK")
+
+    def test_control_characters_in_credentials(self):
+        # literals may carry CR, LF and NUL: they must not smuggle anything
+        # into the login podgate makes at the pod, nor pick another account
+        pw = self.pw(ALICE).encode()
+        cases = [
+            (ALICE.encode(), pw + b"\r\nX LOGOUT"),
+            (ALICE.encode(), b"\x00" + BOB.encode() + b"\x00" + pw),
+            (BOB.encode() + b"\x00" + ALICE.encode(), pw),
+            (b"x\x00" + ALICE.encode(), pw),
+        ]
+        for user, password in cases:
+            with self.subTest(user=user, password=password):
+                r = self.raw()
+                r.send(b"a LOGIN {%d+}\r\n%s {%d+}\r\n%s\r\n" % (len(user), user, len(password), password))
+                tagged, _ = r.read_response("a")
+                self.assertFalse(tagged.startswith(b"a OK"), tagged)
+                tagged, _ = r.command("b", "NOOP")
+                self.assertTagged(tagged, "b", "OK")
+                r.close()
+
     def test_authenticate_plain_other_authzid_is_refused(self):
         # alice's own credentials, asking to act as bob: must not open bob's box
         r = self.raw()
@@ -309,6 +354,26 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             r.close()
         for what, ans in answers.items():
             self.assertEqual(ans, AUTH_FAILED, what)
+
+    def test_auth_failures_take_equally_long(self):
+        # unknown users (answered by podgate) and wrong passwords (answered by
+        # the pod) come no sooner than timeouts.auth_failure_delay_ms
+        delay = self.world.AUTH_FAILURE_DELAY_MS / 1000.0
+        cases = [("wrong password", ALICE, WRONG_PASSWORDS[0]),
+                 ("unknown user, no route", "nobody@example.com", WRONG_PASSWORDS[0]),
+                 ("unknown user on the pod", "nobody@example.org", WRONG_PASSWORDS[0]),
+                 ("disabled user, wrong password", "carol@example.com", WRONG_PASSWORDS[0])]
+        took = {}
+        for what, user, pw in cases:
+            r = self.raw()
+            t0 = time.time()
+            tagged = self.login(r, user, pw, tag="a")
+            took[what] = time.time() - t0
+            self.assertEqual(after_tag(tagged), AUTH_FAILED, what)
+            r.close()
+        for what, t in took.items():
+            self.assertGreaterEqual(t, delay - 0.05, "%s answered after %.3f s" % (what, t))
+        self.assertLess(max(took.values()) - min(took.values()), 0.3, took)
 
     def test_retry_after_failed_login_in_same_session(self):
         r = self.raw()

@@ -3,7 +3,7 @@
 graceful shutdown, with a podgate configured for short timeouts:
 
   preauth_seconds=1, idle_seconds=4, backend_connect_seconds=1,
-  max_command_bytes=1024, max_invalid_commands=2
+  auth_failure_delay_ms=0, max_command_bytes=1024, max_invalid_commands=2
 
   python3 -m unittest -v tests/integration/test_imap_limits.py
 """
@@ -21,7 +21,7 @@ from podlib import imap_quote  # noqa: E402
 ALICE = "alice@example.com"
 SHORT = {
     "timeouts": {"preauth_seconds": 1, "idle_seconds": 4, "backend_connect_seconds": 1,
-                 "backend_auth_seconds": 5},
+                 "backend_auth_seconds": 5, "auth_failure_delay_ms": 0},
     "limits": {"max_command_bytes": 1024, "max_invalid_commands": 2},
 }
 
@@ -156,9 +156,9 @@ class ImapLimitsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         pw = b"p" * 900
         r.send(b"a LOGIN alice@example.com {%d+}\r\n%s\r\n" % (len(pw), pw))
         tagged, _ = r.read_response("a")
+        # an answer from the pod: the 900-byte command was accepted (no NOOP
+        # after it: the failed login takes ~0.5 s of the 1 s pre-auth limit)
         self.assertTagged(tagged, "a", "NO", "AUTHENTICATIONFAILED")
-        tagged, _ = r.command("b", "NOOP")
-        self.assertTagged(tagged, "b", "OK")
         r.close()
         r = self.raw()
         pw = b"p" * 1500
