@@ -226,7 +226,7 @@ def require_root():
                            "run the integration tests as root")
     for tool in ("dovecot", "doveadm", "openssl"):
         if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
-            raise RuntimeError("%s not found: run tests/integration/install-deps.sh" % tool)
+            raise RuntimeError("%s not found: run scripts/setup.sh --deps-only" % tool)
 
 
 def _mail_ids():
