@@ -5,12 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+total=0
+run_ctest() {
+  local build_dir="$1" log
+  log="$(mktemp)"
+  ctest --test-dir "$build_dir" --output-on-failure | tee "$log"
+  total=$((total + $(sed -n 's/.* 0 tests failed out of \([0-9]*\)$/\1/p' "$log")))
+  rm -f "$log"
+}
+
 run_suite() {
   local build_dir="$1"
   shift
   echo "=== ${build_dir}: $*"
   scripts/setup.sh "$build_dir" "$@"
-  ctest --test-dir "$build_dir" --output-on-failure
+  run_ctest "$build_dir"
 }
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
@@ -23,5 +32,5 @@ echo "=== build-fuzz: libFuzzer targets (clang)"
 scripts/setup.sh --deps-only
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON >/dev/null
 ninja -C build-fuzz fuzz_imap_parser fuzz_sasl
-ctest --test-dir build-fuzz --output-on-failure
-echo "all suites passed"
+run_ctest build-fuzz
+echo "suites: ${total} passed, 0 failed"
