@@ -133,7 +133,7 @@ void Stream::write(std::string_view plaintext) {
     return;
   }
   if (tls_->send(plaintext) != TlsEngine::Status::Ok) {
-    end(StreamEnd::TlsFailed);
+    fail_soon(StreamEnd::TlsFailed);
     return;
   }
   flush_tls_output();
@@ -152,17 +152,15 @@ void Stream::send_raw(std::string_view bytes) {
     int written = uv_try_write(handle, &direct, 1);
     if (written > 0) bytes.remove_prefix(static_cast<std::size_t>(written));
     if (bytes.empty()) return;
-    if (written < 0 && written != UV_EAGAIN) {
-      end(StreamEnd::WriteFailed);
-      return;
-    }
+    // On a hard error (peer reset) fall through: uv_write reports it from
+    // the loop, never from inside this call, where the owner is mid-action.
   }
   auto* request = new WriteRequest{{}, this, std::string(bytes)};
   request->request.data = request;
   uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
   if (uv_write(&request->request, handle, &buffer, 1, &Stream::on_write) != 0) {
     delete request;
-    end(StreamEnd::WriteFailed);
+    fail_soon(StreamEnd::WriteFailed);
     return;
   }
   queued_bytes_ += bytes.size();
@@ -190,6 +188,12 @@ void Stream::end(StreamEnd why) {
   handler_.on_stream_end(*this, why);
 }
 
+void Stream::fail_soon(StreamEnd why) {
+  if (ended_ || pending_end_) return;
+  pending_end_ = why;
+  close();
+}
+
 void Stream::close() {
   auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
   closing_ = true;
@@ -207,10 +211,30 @@ void Stream::close_after_flush() {
   closing_ = true;
   stop_reading();
   shutdown_request_.data = this;
-  if (queued_bytes_ == 0 || uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
-                                        &Stream::on_shutdown) != 0) {
+  // A shutdown already under way (shutdown_write) cannot be requested twice.
+  if (queued_bytes_ == 0 || write_shut_ ||
+      uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                  &Stream::on_shutdown) != 0) {
     close();
   }
+}
+
+void Stream::shutdown_write() {
+  if (closing_ || write_shut_) return;
+  write_shut_ = true;
+  if (tls_ && tls_->handshake_done()) {
+    tls_->shutdown();
+    flush_tls_output();
+  }
+  shutdown_request_.data = this;
+  if (uv_shutdown(&shutdown_request_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                  &Stream::on_write_shut) != 0) {
+    fail_soon(StreamEnd::WriteFailed);
+  }
+}
+
+void Stream::on_write_shut(uv_shutdown_t*, int) {
+  // Nothing to do: the peer's answer, or its end, arrives through reading.
 }
 
 void Stream::on_shutdown(uv_shutdown_t* request, int) {
@@ -219,6 +243,10 @@ void Stream::on_shutdown(uv_shutdown_t* request, int) {
 
 void Stream::on_close(uv_handle_t* handle) {
   auto* self = static_cast<Stream*>(handle->data);
+  if (self->pending_end_ && !self->ended_) {
+    self->ended_ = true;
+    self->handler_.on_stream_end(*self, *self->pending_end_);
+  }
   self->handler_.on_stream_closed(*self);  // may delete self
 }
 

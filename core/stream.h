@@ -8,7 +8,9 @@
 // thread for the length of one callback, so an idle connection holds none.
 //
 // Lifetime: close() is idempotent; Handler::on_closed() is the last call the
-// stream makes, after which the owner may free it.
+// stream makes, after which the owner may free it. No handler method is ever
+// called from inside write(), close() or close_after_flush(): the owner may
+// act on its own state right after calling them.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -16,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -79,6 +82,10 @@ class Stream {
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool congested() const { return queued_bytes_ > kHighWatermark; }
 
+  // Sends what is queued, then ends our direction (FIN); reading goes on,
+  // since the peer may still answer (a client that half-closes after LOGOUT).
+  void shutdown_write();
+
   // Closes at once; queued output is dropped.
   void close();
   // Sends what is queued (and a TLS close_notify), then closes.
@@ -98,6 +105,7 @@ class Stream {
   static void on_write(uv_write_t* request, int status);
   static void on_connect(uv_connect_t* request, int status);
   static void on_shutdown(uv_shutdown_t* request, int status);
+  static void on_write_shut(uv_shutdown_t* request, int status);
   static void on_close(uv_handle_t* handle);
 
   void handle_ciphertext(std::string_view ciphertext);
@@ -105,6 +113,9 @@ class Stream {
   void send_raw(std::string_view bytes);
   void flush_tls_output();
   void end(StreamEnd why);
+  // For failures found inside write(): the owner hears of them from the loop
+  // (on_stream_end just before on_stream_closed), never re-entrantly.
+  void fail_soon(StreamEnd why);
   void tune_socket();
 
   uv_tcp_t tcp_;
@@ -119,6 +130,8 @@ class Stream {
   bool ended_ = false;
   bool closing_ = false;
   bool drain_wanted_ = false;
+  bool write_shut_ = false;
+  std::optional<StreamEnd> pending_end_;
 };
 
 }  // namespace podgate::core

@@ -39,6 +39,7 @@ TlsEngine::~TlsEngine() {
 }
 
 TlsEngine::Status TlsEngine::fail(const char* where, int ssl_error) {
+  failed_ = true;
   last_error_ =
       std::string(where) + " (ssl error " + std::to_string(ssl_error) + "): " + last_tls_error();
   return Status::Failed;
@@ -59,6 +60,9 @@ TlsEngine::Status TlsEngine::receive(std::string_view ciphertext, std::string& p
 }
 
 TlsEngine::Status TlsEngine::drive(std::string& plaintext) {
+  // OpenSSL's SSL_get_error() consults the thread's error queue: a stale
+  // entry from another connection on this thread would read as our failure.
+  ERR_clear_error();
   if (!handshake_done_) {
     int result = SSL_do_handshake(ssl_);
     if (result != 1) {
@@ -82,6 +86,7 @@ TlsEngine::Status TlsEngine::drive(std::string& plaintext) {
 }
 
 TlsEngine::Status TlsEngine::send(std::string_view plaintext) {
+  ERR_clear_error();
   while (!plaintext.empty()) {
     int result = SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size()));
     if (result <= 0) return fail("write", SSL_get_error(ssl_, result));
@@ -91,7 +96,10 @@ TlsEngine::Status TlsEngine::send(std::string_view plaintext) {
 }
 
 void TlsEngine::shutdown() {
-  if (handshake_done_) SSL_shutdown(ssl_);
+  // After a fatal error there is no session left to close politely.
+  if (!handshake_done_ || failed_) return;
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
 }
 
 bool TlsEngine::has_output() const {

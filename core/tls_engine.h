@@ -58,6 +58,7 @@ class TlsEngine {
   BIO* network_in_;   // owned by ssl_
   BIO* network_out_;  // owned by ssl_
   bool handshake_done_ = false;
+  bool failed_ = false;
   std::string last_error_;
 };
 

@@ -52,7 +52,10 @@ void ImapSession::accept(Worker& worker, uv_stream_t* server, const ListenerConf
   session->record_.client = session->client_->peer().text();
   if (listener.tls == ListenerTls::Implicit) {
     session->state_ = State::TlsHandshake;
-    session->client_->start_tls_server(worker.server_tls);
+    if (!session->client_->start_tls_server(worker.server_tls)) {
+      session->finish("tls_failed");
+      return;
+    }
   } else {
     session->greet();
   }
@@ -149,6 +152,13 @@ void ImapSession::on_stream_data(core::Stream& stream, std::string_view bytes) {
 void ImapSession::on_stream_end(core::Stream& stream, core::StreamEnd why) {
   if (state_ == State::Closing) return;
   if (&stream == client_.get()) {
+    if (state_ == State::Relay && why == core::StreamEnd::PeerClosed && backend_) {
+      // A half-close: the pod may still answer what came before (LOGOUT).
+      // Pass the end on and keep relaying until the pod closes too.
+      client_finished_ = true;
+      backend_->shutdown_write();
+      return;
+    }
     finish(why == core::StreamEnd::TlsFailed ? "tls_failed" : "client_closed");
     return;
   }
@@ -160,6 +170,10 @@ void ImapSession::on_stream_end(core::Stream& stream, core::StreamEnd why) {
       login_failed("unavailable", kUnavailable);
       break;
     case State::Relay:
+      if (client_finished_) {
+        finish("client_closed");
+        break;
+      }
       if (why != core::StreamEnd::PeerClosed) send(kBackendLost);
       finish("backend_closed");
       break;
@@ -292,7 +306,10 @@ void ImapSession::start_tls(const std::string& tag) {
   // could have been injected by a man in the middle: it must never run.
   parser_.discard_buffered();
   send(tagged(tag, "OK Begin TLS negotiation now."));
-  client_->start_tls_server(worker_.server_tls);
+  if (!client_->start_tls_server(worker_.server_tls)) {
+    finish("tls_failed");
+    return;
+  }
   state_ = State::StartTlsHandshake;
   phase_start_ns_ = core::now_ns();
 }

@@ -104,6 +104,7 @@ class ImapSession final : public core::StreamHandler, public LiveSession {
 
   unsigned invalid_commands_ = 0;
   bool processing_input_ = false;  // inside process_client_input()
+  bool client_finished_ = false;   // the client half-closed during the relay
   std::string login_tag_;
   SaslStep sasl_step_ = SaslStep::PlainResponse;
   std::string sasl_user_;
