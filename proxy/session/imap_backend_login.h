@@ -13,43 +13,26 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "proxy/session/backend_login.h"
 
 namespace podgate::proxy {
 
-struct ClientIdentity {
-  std::string ip;
-  int port = 0;
-  std::string local_ip;  // where the client reached podgate
-  int local_port = 0;
-  std::string session;
-};
-
-class ImapBackendLogin {
+class ImapBackendLogin final : public BackendLogin {
  public:
-  enum class Verdict {
-    Pending,      // keep feeding
-    LoggedIn,     // capabilities() and leftover() are final
-    AuthFailed,   // the pod refused the credentials
-    Unavailable,  // the pod cannot serve now (bad greeting, BYE, garbage, UNAVAILABLE)
-  };
-
   static constexpr std::size_t kMaxLineBytes = 64 * 1024;
 
   ImapBackendLogin(std::string user, std::string password, ClientIdentity client);
-  ~ImapBackendLogin();
+  ~ImapBackendLogin() override;
 
-  // Consumes bytes from the pod. Returns the verdict so far; what to send to
-  // the pod is collected in take_output().
-  Verdict feed(std::string_view bytes);
-  std::string take_output();
+  Verdict feed(std::string_view bytes) override;
+  std::string take_output() override;
+  std::string take_leftover() override;
+  const std::string& problem() const override { return problem_; }
+  std::string logout_command() const override { return "Q LOGOUT\r\n"; }
 
   // The pod's post-login capability list ("IMAP4rev1 IDLE ...").
   const std::string& capabilities() const { return capabilities_; }
-  // Bytes the pod sent after its login answer: they belong to the client.
-  std::string take_leftover();
-  // Why the verdict is Unavailable, for the error log (never user data).
-  const std::string& problem() const { return problem_; }
 
  private:
   enum class Step { Greeting, PreLoginCapability, Login, PostLoginCapability, Done };

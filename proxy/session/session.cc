@@ -1,0 +1,448 @@
+#include "proxy/session/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace podgate::proxy {
+
+namespace {
+
+// Time allowed for queued output to reach a closing client before we drop it.
+constexpr std::uint64_t kCloseGraceMs = 5000;
+constexpr std::uint64_t kNsPerMs = 1000000;
+
+std::uint64_t seconds_ms(std::uint32_t seconds) {
+  return std::uint64_t{seconds} * 1000;
+}
+
+const char* result_name(LoginFailure failure) {
+  switch (failure) {
+    case LoginFailure::AuthFailed:
+      return "auth_failed";
+    case LoginFailure::Disabled:
+      return "disabled";
+    case LoginFailure::Unavailable:
+      return "unavailable";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Session::Session(Worker& worker, const ListenerConfig& listener)
+    : worker_(worker),
+      listener_(listener),
+      client_(std::make_unique<core::Stream>(worker.loop, *this)),
+      timer_(
+          worker.loop, [this] { on_timer(); },
+          [this] {
+            timer_closed_ = true;
+            maybe_free();
+          }) {
+  accepted_ns_ = core::now_ns();
+  record_.session = worker.next_session_id();
+  record_.protocol = directory::to_string(listener.protocol);
+  record_.listener = listener.listen;
+  worker_.sessions.insert(this);
+}
+
+Session::~Session() {
+  worker_.sessions.erase(this);
+}
+
+double Session::ms_since(std::uint64_t start_ns) const {
+  return static_cast<double>(core::now_ns() - start_ns) / kNsPerMs;
+}
+
+void Session::start(uv_stream_t* server) {
+  if (client_->accept_from(server) != 0) {
+    finish("accept_failed");
+    return;
+  }
+  record_.client = client_->peer().text();
+  arm_preauth_deadline();
+  if (listener_.tls == ListenerTls::Implicit) {
+    state_ = State::TlsHandshake;
+    tls_start_ns_ = accepted_ns_;
+    if (!client_->start_tls_server(worker_.server_tls)) {
+      finish("tls_failed");
+      return;
+    }
+  } else {
+    client_ready();
+  }
+  client_->start_reading();
+}
+
+void Session::client_ready() {
+  state_ = State::PreAuth;
+  greet();
+  credentials_start_ns_ = core::now_ns();
+}
+
+void Session::arm_preauth_deadline() {
+  if (preauth_deadline_ns_ == 0) {
+    preauth_deadline_ns_ =
+        accepted_ns_ + seconds_ms(worker_.config->timeouts.preauth_seconds) * kNsPerMs;
+  }
+  std::uint64_t now = core::now_ns();
+  timer_.start(now >= preauth_deadline_ns_ ? 0 : (preauth_deadline_ns_ - now) / kNsPerMs + 1);
+}
+
+void Session::send(std::string_view text) {
+  if (client_) client_->write(text);
+}
+
+bool Session::tls_active() const {
+  return client_ && client_->tls_active();
+}
+
+void Session::pause_client_input() {
+  client_->stop_reading();
+}
+
+void Session::resume_client_input() {
+  if (state_ == State::PreAuth) client_->start_reading();
+}
+
+void Session::start_tls() {
+  if (!client_->start_tls_server(worker_.server_tls)) {
+    finish("tls_failed");
+    return;
+  }
+  state_ = State::StartTlsHandshake;
+  tls_start_ns_ = core::now_ns();
+}
+
+// ---------------------------------------------------------------------------
+// Stream events
+
+void Session::on_stream_data(core::Stream& stream, std::string_view bytes) {
+  if (&stream == backend_.get()) {
+    if (state_ == State::Relay) {
+      relay(*backend_, *client_, bytes);
+    } else if (state_ == State::BackendLogin) {
+      on_backend_data(bytes);
+    }
+    return;
+  }
+  if (&stream != client_.get()) return;
+  if (state_ == State::Relay) {
+    relay(*client_, *backend_, bytes);
+  } else if (state_ != State::Closing) {
+    // Outside PreAuth the protocol only buffers: reading is paused, and
+    // bytes that raced the pause wait for the login's outcome.
+    on_client_input(bytes);
+  }
+}
+
+void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
+  if (state_ == State::Closing) return;
+  if (&stream == client_.get()) {
+    if (state_ == State::Relay && why == core::StreamEnd::PeerClosed && backend_) {
+      // A half-close: the pod may still answer what came before (LOGOUT).
+      // Pass the end on and keep relaying until the pod closes too.
+      client_finished_ = true;
+      backend_->shutdown_write();
+      return;
+    }
+    finish(why == core::StreamEnd::TlsFailed ? "tls_failed" : "client_closed");
+    return;
+  }
+  if (&stream != backend_.get()) return;
+  if (state_ == State::BackendLogin) {
+    spdlog::warn("session {}: pod server {} closed during login ({})", record_.session,
+                 record_.backend, core::to_string(why));
+    login_failed(LoginFailure::Unavailable);
+  } else if (state_ == State::Relay) {
+    if (client_finished_) {
+      finish("client_closed");
+      return;
+    }
+    if (why != core::StreamEnd::PeerClosed) send(pod_lost_goodbye());
+    finish("backend_closed");
+  }
+}
+
+void Session::on_stream_closed(core::Stream& stream) {
+  if (&stream == client_.get()) {
+    client_.reset();
+  } else if (&stream == backend_.get()) {
+    backend_.reset();
+  } else {
+    std::erase_if(closing_backends_, [&](const auto& retired) { return retired.get() == &stream; });
+  }
+  maybe_free();
+}
+
+void Session::on_stream_tls_ready(core::Stream& stream) {
+  if (&stream != client_.get()) return;
+  record_.tls = client_->tls_version();
+  record_.phases.tls = ms_since(tls_start_ns_);
+  if (state_ == State::TlsHandshake) {
+    client_ready();
+  } else if (state_ == State::StartTlsHandshake) {
+    state_ = State::PreAuth;
+    credentials_start_ns_ = core::now_ns();
+  }
+}
+
+void Session::on_stream_drained(core::Stream& stream) {
+  if (state_ != State::Relay) return;
+  // The congested side caught up: resume reading the side that feeds it.
+  if (&stream == client_.get() && backend_) backend_->start_reading();
+  if (&stream == backend_.get() && client_) client_->start_reading();
+}
+
+// ---------------------------------------------------------------------------
+// The login hop
+
+void Session::refuse_credentials() {
+  credentials_done_ns_ = core::now_ns();
+  record_.phases.credentials = ms_since(credentials_start_ns_);
+  pause_client_input();
+  login_failed(LoginFailure::AuthFailed);
+}
+
+void Session::start_login(std::string user, std::string password) {
+  credentials_done_ns_ = core::now_ns();
+  record_.phases.credentials = ms_since(credentials_start_ns_);
+  record_.user = user;
+  record_.pod.clear();
+  record_.backend.clear();
+  // Hold further client input until the pod has answered: commands
+  // pipelined behind the login belong to whoever the login makes us.
+  pause_client_input();
+  if (user.empty() || password.empty()) {
+    login_failed(LoginFailure::AuthFailed);
+    return;
+  }
+
+  std::uint64_t lookup_start = core::now_ns();
+  route_ = worker_.directory->lookup(user, listener_.protocol);
+  record_.phases.directory = ms_since(lookup_start);
+  if (!route_) {
+    // Unknown users look exactly like wrong passwords.
+    login_failed(LoginFailure::AuthFailed);
+    return;
+  }
+  record_.pod = route_->pod;
+  if (route_->servers.empty()) {
+    spdlog::warn("session {}: pod {} has no {} server", record_.session, route_->pod,
+                 record_.protocol);
+    login_failed(LoginFailure::Unavailable);
+    return;
+  }
+  core::SocketAddress peer = client_->peer();
+  core::SocketAddress local = client_->local();
+  backend_login_ = make_backend_login(
+      std::move(user), std::move(password),
+      ClientIdentity{peer.ip(), peer.port(), local.ip(), local.port(), record_.session});
+  server_index_ = 0;
+  connect_start_ns_ = core::now_ns();
+  connect_next_server();
+}
+
+void Session::connect_next_server() {
+  retire_backend();
+  if (server_index_ >= route_->servers.size()) {
+    login_failed(LoginFailure::Unavailable);
+    return;
+  }
+  const directory::Server& server = route_->servers[server_index_++];
+  record_.backend = server.text;
+  state_ = State::BackendConnect;
+  backend_ = std::make_unique<core::Stream>(worker_.loop, *this);
+  timer_.start(seconds_ms(worker_.config->timeouts.backend_connect_seconds));
+  if (int status = backend_->connect(server.address); status != 0) {
+    on_stream_connected(*backend_, status);
+  }
+}
+
+void Session::on_stream_connected(core::Stream& stream, int status) {
+  if (&stream != backend_.get() || state_ != State::BackendConnect) return;
+  if (status != 0) {
+    spdlog::warn("session {}: cannot connect to pod {} server {}: {}", record_.session, record_.pod,
+                 record_.backend, uv_strerror(status));
+    connect_next_server();
+    return;
+  }
+  // The connect timer keeps running until the greeting: a pod that accepts
+  // and never greets is as unusable as one that refuses.
+  state_ = State::BackendLogin;
+  backend_greeting_ns_ = 0;
+  backend_->start_reading();
+}
+
+void Session::on_backend_data(std::string_view bytes) {
+  if (backend_greeting_ns_ == 0) {
+    backend_greeting_ns_ = core::now_ns();
+    record_.phases.backend_connect = ms_since(connect_start_ns_);
+    timer_.start(seconds_ms(worker_.config->timeouts.backend_auth_seconds));
+  }
+  BackendLogin::Verdict verdict = backend_login_->feed(bytes);
+  if (std::string output = backend_login_->take_output(); !output.empty()) {
+    backend_->write(output);
+  }
+  switch (verdict) {
+    case BackendLogin::Verdict::Pending:
+      return;
+    case BackendLogin::Verdict::LoggedIn:
+      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
+      if (!route_->protocol_enabled) {
+        // Checked only now, so that a wrong password still looks like one.
+        backend_->write(backend_login_->logout_command());
+        login_failed(LoginFailure::Disabled);
+        return;
+      }
+      login_succeeded();
+      return;
+    case BackendLogin::Verdict::AuthFailed:
+      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
+      login_failed(LoginFailure::AuthFailed);
+      return;
+    case BackendLogin::Verdict::Unavailable:
+      spdlog::warn("session {}: pod {} server {}: {}", record_.session, record_.pod,
+                   record_.backend, backend_login_->problem());
+      login_failed(LoginFailure::Unavailable);
+      return;
+  }
+}
+
+void Session::login_failed(LoginFailure failure) {
+  record_.result = result_name(failure);
+  record_.phases.total = ms_since(accepted_ns_);
+  backend_login_.reset();
+  retire_backend();
+  pending_failure_ = failure;
+  // Every refused login is answered no sooner than auth_failure_delay_ms
+  // after the credentials arrived, whether the pod said no, the user is
+  // unknown, or the credentials were malformed: the answer's timing must not
+  // tell which, and guessing gets slow.
+  std::uint64_t delay_ns = std::uint64_t{worker_.config->timeouts.auth_failure_delay_ms} * kNsPerMs;
+  std::uint64_t elapsed_ns = core::now_ns() - credentials_done_ns_;
+  if (failure == LoginFailure::AuthFailed && elapsed_ns < delay_ns) {
+    state_ = State::FailureDelay;
+    timer_.start((delay_ns - elapsed_ns) / kNsPerMs + 1);
+    return;
+  }
+  send_failure_answer();
+}
+
+void Session::send_failure_answer() {
+  state_ = State::PreAuth;
+  answer_login_failed(pending_failure_);
+  credentials_start_ns_ = core::now_ns();
+  arm_preauth_deadline();
+  resume_preauth();
+}
+
+void Session::login_succeeded() {
+  record_.result = "ok";
+  state_ = State::Relay;
+  answer_logged_in(*backend_login_);
+  if (std::string from_pod = backend_login_->take_leftover(); !from_pod.empty()) send(from_pod);
+  backend_login_.reset();
+  record_.phases.total = ms_since(accepted_ns_);
+  if (std::string pipelined = take_pipelined_input(); !pipelined.empty()) {
+    backend_->write(pipelined);
+  }
+  timer_.start(seconds_ms(worker_.config->timeouts.idle_seconds));
+  client_->start_reading();
+}
+
+void Session::retire_backend() {
+  if (!backend_) return;
+  backend_->close_after_flush();
+  closing_backends_.push_back(std::move(backend_));
+}
+
+// ---------------------------------------------------------------------------
+// After login: bytes both ways, with backpressure.
+
+void Session::relay(core::Stream& from, core::Stream& to, std::string_view bytes) {
+  to.write(bytes);
+  if (to.congested()) from.stop_reading();
+  timer_.start(seconds_ms(worker_.config->timeouts.idle_seconds));
+}
+
+// ---------------------------------------------------------------------------
+// Time-outs and the end
+
+void Session::on_timer() {
+  switch (state_) {
+    case State::TlsHandshake:
+    case State::StartTlsHandshake:
+      finish("preauth_timeout");
+      break;
+    case State::PreAuth:
+      send(preauth_timeout_goodbye());
+      finish("preauth_timeout");
+      break;
+    case State::BackendConnect:
+      spdlog::warn("session {}: connecting to pod {} server {} timed out", record_.session,
+                   record_.pod, record_.backend);
+      connect_next_server();
+      break;
+    case State::BackendLogin:
+      if (backend_greeting_ns_ == 0) {
+        spdlog::warn("session {}: pod {} server {} accepted but did not greet in time",
+                     record_.session, record_.pod, record_.backend);
+        connect_next_server();
+        break;
+      }
+      spdlog::warn("session {}: pod {} server {} did not finish the login in time", record_.session,
+                   record_.pod, record_.backend);
+      login_failed(LoginFailure::Unavailable);
+      break;
+    case State::FailureDelay:
+      send_failure_answer();
+      break;
+    case State::Relay:
+      finish("idle_timeout");
+      break;
+    case State::Closing:
+      // The grace period for flushing is over.
+      if (client_) client_->close();
+      if (backend_) backend_->close();
+      for (auto& retired : closing_backends_) retired->close();
+      break;
+  }
+}
+
+void Session::shut_down() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::PreAuth) send(shutdown_goodbye());
+  finish("shutdown");
+}
+
+void Session::finish(const char* close_reason) {
+  if (state_ == State::Closing) return;
+  state_ = State::Closing;
+  record_.close_reason = close_reason;
+  if (client_) {
+    record_.bytes_from_client = client_->bytes_read();
+    record_.bytes_to_client = client_->bytes_written();
+  }
+  record_.duration_ms = ms_since(accepted_ns_);
+  worker_.access_log->write(record_);
+
+  backend_login_.reset();
+  if (client_) client_->close_after_flush();
+  retire_backend();
+  timer_.start(kCloseGraceMs);
+  maybe_free();
+}
+
+void Session::maybe_free() {
+  if (state_ != State::Closing || client_ || backend_ || !closing_backends_.empty()) return;
+  if (!timer_closed_) {
+    timer_.close();
+    return;
+  }
+  delete this;
+}
+
+}  // namespace podgate::proxy

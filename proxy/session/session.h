@@ -1,0 +1,152 @@
+// One client connection, from accept to close, for any protocol. This class
+// holds what every front door shares: the client and pod streams, the one
+// timer, the login hop (directory lookup, connect with failover, the pod's
+// login dialogue, the failure delay), the relay with backpressure, and the
+// access-log record. A protocol subclass (ImapSession, ...) parses what the
+// client says before login and words every answer.
+//
+//   TlsHandshake ─┐                        (implicit TLS listeners)
+//                 v
+//   PreAuth ──STARTTLS──> StartTlsHandshake ──> PreAuth
+//   PreAuth ──credentials──> BackendConnect ──> BackendLogin ──> Relay
+//                                         └── refused ──> FailureDelay ──> PreAuth
+//   any state ──> Closing (one close reason, one access-log line)
+//
+// The timer's meaning follows the state: pre-auth deadline, pod connect and
+// greeting, pod login answer, failure delay, post-login idle, close grace.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend-directory/directory.h"
+#include "core/stream.h"
+#include "core/timer.h"
+#include "proxy/access_log.h"
+#include "proxy/config.h"
+#include "proxy/session/backend_login.h"
+#include "proxy/worker.h"
+
+namespace podgate::proxy {
+
+enum class LoginFailure {
+  AuthFailed,   // wrong password, unknown user, malformed credentials
+  Disabled,     // right password, protocol disabled for the user
+  Unavailable,  // no pod server could log the user in now
+};
+
+class Session : public core::StreamHandler, public LiveSession {
+ public:
+  void shut_down() override;
+
+ protected:
+  Session(Worker& worker, const ListenerConfig& listener);
+  ~Session() override;
+
+  // Accepts a pending connection and starts the conversation; on failure the
+  // session finishes (and frees itself) at once.
+  void start(uv_stream_t* server);
+
+  // --- what a protocol says and hears ------------------------------------
+  // The client can talk: send the greeting.
+  virtual void greet() = 0;
+  // Bytes from the client before login (state PreAuth).
+  virtual void on_client_input(std::string_view bytes) = 0;
+  // The pod dialogue for this protocol.
+  virtual std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
+                                                           ClientIdentity identity) = 0;
+  // Words for a refused login; the session is back in PreAuth afterwards.
+  virtual void answer_login_failed(LoginFailure failure) = 0;
+  // Words for a successful login (before the pod's own first bytes).
+  virtual void answer_logged_in(BackendLogin& login) = 0;
+  // Client bytes already read behind the credentials: the pod's to answer.
+  virtual std::string take_pipelined_input() = 0;
+  // The failure answer went out: go on with input the client pipelined.
+  virtual void resume_preauth() = 0;
+  // Goodbyes, written just before the session finishes (empty: none).
+  virtual std::string preauth_timeout_goodbye() const = 0;
+  virtual std::string shutdown_goodbye() const = 0;
+  virtual std::string pod_lost_goodbye() const = 0;
+
+  // --- what a protocol may do ----------------------------------------------
+  void send(std::string_view text);
+  bool tls_active() const;
+  // STARTTLS accepted (its answer already sent): the client now speaks TLS.
+  void start_tls();
+  // Credentials are complete: look the user up and log in at the pod. The
+  // outcome arrives as answer_logged_in() or answer_login_failed().
+  void start_login(std::string user, std::string password);
+  // Refuses credentials without asking the pod (malformed, empty...).
+  void refuse_credentials();
+  void pause_client_input();
+  void resume_client_input();
+  bool in_preauth() const { return state_ == State::PreAuth; }
+  void finish(const char* close_reason);
+
+  Worker& worker_;
+  const ListenerConfig& listener_;
+
+ private:
+  enum class State {
+    TlsHandshake,
+    PreAuth,
+    StartTlsHandshake,
+    BackendConnect,
+    BackendLogin,
+    FailureDelay,
+    Relay,
+    Closing,
+  };
+
+  // core::StreamHandler
+  void on_stream_data(core::Stream& stream, std::string_view bytes) override;
+  void on_stream_end(core::Stream& stream, core::StreamEnd why) override;
+  void on_stream_closed(core::Stream& stream) override;
+  void on_stream_connected(core::Stream& stream, int status) override;
+  void on_stream_tls_ready(core::Stream& stream) override;
+  void on_stream_drained(core::Stream& stream) override;
+
+  void client_ready();
+  void connect_next_server();
+  void on_backend_data(std::string_view bytes);
+  void login_failed(LoginFailure failure);
+  void send_failure_answer();
+  void login_succeeded();
+  void retire_backend();
+  void relay(core::Stream& from, core::Stream& to, std::string_view bytes);
+  void on_timer();
+  void arm_preauth_deadline();
+  void maybe_free();
+  double ms_since(std::uint64_t start_ns) const;
+
+  State state_ = State::PreAuth;
+  std::unique_ptr<core::Stream> client_;
+  std::unique_ptr<core::Stream> backend_;
+  std::vector<std::unique_ptr<core::Stream>> closing_backends_;
+  core::Timer timer_;
+  bool timer_closed_ = false;
+
+  std::optional<directory::Route> route_;
+  std::size_t server_index_ = 0;
+  std::unique_ptr<BackendLogin> backend_login_;
+  LoginFailure pending_failure_ = LoginFailure::AuthFailed;  // during FailureDelay
+  bool client_finished_ = false;  // the client half-closed during the relay
+
+ protected:
+  SessionRecord record_;
+
+ private:
+  std::uint64_t accepted_ns_ = 0;
+  std::uint64_t preauth_deadline_ns_ = 0;
+  std::uint64_t tls_start_ns_ = 0;
+  std::uint64_t connect_start_ns_ = 0;
+  std::uint64_t credentials_start_ns_ = 0;  // when the client could start to log in
+  std::uint64_t credentials_done_ns_ = 0;
+  std::uint64_t backend_greeting_ns_ = 0;
+};
+
+}  // namespace podgate::proxy
