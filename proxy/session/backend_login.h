@@ -25,6 +25,7 @@ class BackendLogin {
     LoggedIn,     // the leftover is final
     AuthFailed,   // the pod refused the credentials
     Unavailable,  // the pod cannot serve now (bad greeting, BYE, garbage, temporary failure)
+    InUse,        // right password, but the mailbox is locked (POP3 [IN-USE])
   };
 
   virtual ~BackendLogin() = default;

@@ -249,6 +249,7 @@ void ImapSession::answer_login_failed(LoginFailure failure) {
       send(tagged(login_tag_, kDisabled));
       break;
     case LoginFailure::Unavailable:
+    case LoginFailure::InUse:  // POP3's locked maildrop; IMAP pods do not say it
       send(tagged(login_tag_, kUnavailable));
       break;
   }

@@ -25,6 +25,8 @@ const char* result_name(LoginFailure failure) {
       return "disabled";
     case LoginFailure::Unavailable:
       return "unavailable";
+    case LoginFailure::InUse:
+      return "in_use";
   }
   return "unknown";
 }
@@ -302,6 +304,10 @@ void Session::on_backend_data(std::string_view bytes) {
     case BackendLogin::Verdict::AuthFailed:
       record_.phases.backend_auth = ms_since(backend_greeting_ns_);
       login_failed(LoginFailure::AuthFailed);
+      return;
+    case BackendLogin::Verdict::InUse:
+      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
+      login_failed(LoginFailure::InUse);
       return;
     case BackendLogin::Verdict::Unavailable:
       spdlog::warn("session {}: pod {} server {}: {}", record_.session, record_.pod,

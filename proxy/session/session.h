@@ -37,6 +37,7 @@ enum class LoginFailure {
   AuthFailed,   // wrong password, unknown user, malformed credentials
   Disabled,     // right password, protocol disabled for the user
   Unavailable,  // no pod server could log the user in now
+  InUse,        // the pod accepted the password but the mailbox is busy
 };
 
 class Session : public core::StreamHandler, public LiveSession {

@@ -239,8 +239,9 @@ class DovecotPod:
     users in a passwd-file and Maildirs under workdir, listening on
     127.0.0.1 only.
 
-    protocols: dict protocol -> port, e.g. {"imap": 20143}. Only "imap" is
-    wired today; "pop3"/"submission" are the next entries in _service_blocks.
+    protocols: dict protocol -> port, e.g. {"imap": 20143, "pop3": 20110}.
+    "imap" and "pop3" are wired; "submission" is the next entry in
+    _service_blocks.
     """
 
     def __init__(self, name, workdir, users, imap_port=None, marker=None,
@@ -272,6 +273,10 @@ class DovecotPod:
     @property
     def imap_addr(self):
         return "127.0.0.1:%d" % self.imap_port
+
+    @property
+    def pop3_addr(self):
+        return "127.0.0.1:%d" % self.protocols["pop3"]
 
     # -- configuration ----------------------------------------------------
 
@@ -310,10 +315,19 @@ class DovecotPod:
             "}\n" % (self.imap_port, imaps))
         blocks.append("service imap {\n  process_limit = 1000\n  client_limit = 1\n}\n")
         blocks.append("protocol imap {\n  mail_max_userip_connections = 1000\n}\n")
-        # Future: "pop3" -> service pop3-login { inet_listener pop3 {...} },
-        #         "submission" -> service submission-login {...} + submission_relay_host.
+        if "pop3" in self.protocols:
+            blocks.append(
+                "service pop3-login {\n"
+                "  inet_listener pop3 {\n    address = 127.0.0.1\n    port = %d\n  }\n"
+                "  inet_listener pop3s {\n    port = 0\n  }\n"
+                "  service_count = 0\n  process_min_avail = 1\n  client_limit = 1000\n"
+                "}\n" % self.protocols["pop3"])
+            blocks.append("service pop3 {\n  process_limit = 1000\n  client_limit = 1\n}\n")
+            blocks.append("protocol pop3 {\n  mail_max_userip_connections = 1000\n"
+                          "  pop3_uidl_format = %08Xu%08Xv\n}\n")
+        # Future: "submission" -> service submission-login {...} + submission_relay_host.
         for proto in self.protocols:
-            if proto != "imap":
+            if proto not in ("imap", "pop3"):
                 raise NotImplementedError("DovecotPod: protocol %s not wired yet" % proto)
         return "".join(blocks)
 
