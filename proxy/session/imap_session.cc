@@ -4,7 +4,6 @@
 
 #include <utility>
 
-#include "proxy/protocol/sasl/sasl.h"
 #include "proxy/session/imap_backend_login.h"
 
 namespace podgate::proxy {
@@ -89,7 +88,7 @@ void ImapSession::process_client_input() {
         handle_command(event.command);
         break;
       case imap::Event::Type::SaslResponse:
-        handle_sasl_line(event.sasl_line);
+        on_sasl_step(sasl_.respond(event.sasl_line));
         break;
       case imap::Event::Type::Error:
         handle_parse_error(event.error);
@@ -161,60 +160,31 @@ void ImapSession::start_authenticate(const imap::Command& command) {
     return;
   }
   login_tag_ = command.tag;
-  if (command.mechanism == "PLAIN") {
-    sasl_step_ = SaslStep::PlainResponse;
-    if (command.initial_response) {
-      handle_sasl_line(*command.initial_response);
-      return;
-    }
-    send("+ \r\n");
-  } else if (command.mechanism == "LOGIN") {
-    sasl_step_ = SaslStep::LoginUser;
-    if (command.initial_response) {
-      handle_sasl_line(*command.initial_response);
-      return;
-    }
-    send("+ VXNlcm5hbWU6\r\n");  // "Username:"
-  } else {
-    send(tagged(command.tag, "NO Unsupported authentication mechanism."));
-    return;
-  }
-  parser_.expect_sasl_response();
+  on_sasl_step(sasl_.start(command.mechanism, command.initial_response));
 }
 
-void ImapSession::handle_sasl_line(const std::string& line) {
-  if (line == "*") {
-    send(tagged(login_tag_, "BAD Authentication canceled."));
-    return;
-  }
-  std::optional<std::string> decoded =
-      line == "=" ? std::optional<std::string>("") : sasl::base64_decode(line);
-  if (!decoded) {
-    reject_invalid(login_tag_, "BAD Invalid base64 data in authentication response.");
-    return;
-  }
-  switch (sasl_step_) {
-    case SaslStep::PlainResponse: {
-      auto credentials = sasl::parse_plain(*decoded);
-      // Acting as another user (a non-empty, different authzid) needs master
-      // credentials on the pod; podgate does not pass that through.
-      if (!credentials ||
-          (!credentials->authzid.empty() && credentials->authzid != credentials->authcid)) {
-        refuse_credentials();
-        return;
-      }
-      start_login(std::move(credentials->authcid), std::move(credentials->password));
-      return;
-    }
-    case SaslStep::LoginUser:
-      sasl_user_ = std::move(*decoded);
-      sasl_step_ = SaslStep::LoginPassword;
-      send("+ UGFzc3dvcmQ6\r\n");  // "Password:"
+void ImapSession::on_sasl_step(const SaslExchange::Step& step) {
+  using Outcome = SaslExchange::Outcome;
+  switch (step.outcome) {
+    case Outcome::Challenge:
+      send("+ " + step.challenge + "\r\n");
       parser_.expect_sasl_response();
-      return;
-    case SaslStep::LoginPassword:
-      start_login(std::exchange(sasl_user_, {}), std::move(*decoded));
-      return;
+      break;
+    case Outcome::Credentials:
+      start_login(step.user, step.password);
+      break;
+    case Outcome::Cancelled:
+      send(tagged(login_tag_, "BAD Authentication canceled."));
+      break;
+    case Outcome::BadBase64:
+      reject_invalid(login_tag_, "BAD Invalid base64 data in authentication response.");
+      break;
+    case Outcome::Refused:
+      refuse_credentials();
+      break;
+    case Outcome::Unsupported:
+      send(tagged(login_tag_, "NO Unsupported authentication mechanism."));
+      break;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "proxy/protocol/imap/imap_parser.h"
+#include "proxy/session/sasl_exchange.h"
 #include "proxy/session/session.h"
 
 namespace podgate::proxy {
@@ -19,9 +20,6 @@ class ImapSession final : public Session {
   static void accept(Worker& worker, uv_stream_t* server, const ListenerConfig& listener);
 
  private:
-  // Where an AUTHENTICATE exchange stands while the client owes us a line.
-  enum class SaslStep { PlainResponse, LoginUser, LoginPassword };
-
   ImapSession(Worker& worker, const ListenerConfig& listener);
 
   // Session
@@ -40,7 +38,7 @@ class ImapSession final : public Session {
   void process_client_input();
   void handle_command(const imap::Command& command);
   void handle_parse_error(const imap::Error& error);
-  void handle_sasl_line(const std::string& line);
+  void on_sasl_step(const SaslExchange::Step& step);
   void start_authenticate(const imap::Command& command);
   void start_tls_command(const std::string& tag);
   void reject_invalid(const std::string& tag, std::string_view answer);
@@ -50,8 +48,7 @@ class ImapSession final : public Session {
   unsigned invalid_commands_ = 0;
   bool processing_input_ = false;  // inside process_client_input()
   std::string login_tag_;          // the tag of the LOGIN/AUTHENTICATE in progress
-  SaslStep sasl_step_ = SaslStep::PlainResponse;
-  std::string sasl_user_;
+  SaslExchange sasl_;
 };
 
 }  // namespace podgate::proxy

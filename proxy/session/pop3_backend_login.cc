@@ -30,11 +30,17 @@ bool fits_on_a_line(std::string_view text) {
 Pop3BackendLogin::Pop3BackendLogin(std::string user, std::string password, ClientIdentity client)
     : user_(std::move(user)), password_(std::move(password)), client_(std::move(client)) {}
 
-Pop3BackendLogin::~Pop3BackendLogin() { std::fill(password_.begin(), password_.end(), '\0'); }
+Pop3BackendLogin::~Pop3BackendLogin() {
+  std::fill(password_.begin(), password_.end(), '\0');
+}
 
-std::string Pop3BackendLogin::take_output() { return std::exchange(output_, {}); }
+std::string Pop3BackendLogin::take_output() {
+  return std::exchange(output_, {});
+}
 
-std::string Pop3BackendLogin::take_leftover() { return std::exchange(input_, {}); }
+std::string Pop3BackendLogin::take_leftover() {
+  return std::exchange(input_, {});
+}
 
 BackendLogin::Verdict Pop3BackendLogin::unavailable(std::string problem) {
   problem_ = std::move(problem);
@@ -54,7 +60,8 @@ BackendLogin::Verdict Pop3BackendLogin::feed(std::string_view bytes) {
   while (verdict_ == Verdict::Pending) {
     std::size_t newline = input_.find('\n', start);
     if (newline == std::string::npos) {
-      if (input_.size() - start > kMaxLineBytes) verdict_ = unavailable("pod sent an overlong line");
+      if (input_.size() - start > kMaxLineBytes)
+        verdict_ = unavailable("pod sent an overlong line");
       break;
     }
     std::string_view line(input_.data() + start, newline - start);
@@ -104,8 +111,8 @@ BackendLogin::Verdict Pop3BackendLogin::on_line(std::string_view line) {
 }
 
 BackendLogin::Verdict Pop3BackendLogin::after_capabilities() {
-  if ((xclient_in_greeting_ || offered("XCLIENT")) && fits_on_a_line(client_.ip) && fits_on_a_line(client_.session) &&
-      client_.session.find(' ') == std::string::npos) {
+  if ((xclient_in_greeting_ || offered("XCLIENT")) && fits_on_a_line(client_.ip) &&
+      fits_on_a_line(client_.session) && client_.session.find(' ') == std::string::npos) {
     output_ += "XCLIENT ADDR=" + client_.ip + " PORT=" + std::to_string(client_.port) +
                " SESSION=" + client_.session + "\r\n";
     step_ = Step::Xclient;
