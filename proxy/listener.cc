@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/session/imap_session.h"
+#include "proxy/session/pop3_session.h"
 
 namespace podgate::proxy {
 
@@ -36,7 +37,16 @@ void Listener::on_connection(uv_stream_t* server, int status) {
     spdlog::warn("accept on {} failed: {}", self->config_.listen, uv_strerror(status));
     return;
   }
-  ImapSession::accept(self->worker_, server, self->config_);
+  switch (self->config_.protocol) {
+    case directory::Protocol::Imap:
+      ImapSession::accept(self->worker_, server, self->config_);
+      break;
+    case directory::Protocol::Pop3:
+      Pop3Session::accept(self->worker_, server, self->config_);
+      break;
+    case directory::Protocol::Smtp:
+      break;  // refused at config time
+  }
 }
 
 }  // namespace podgate::proxy

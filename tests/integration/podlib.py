@@ -915,7 +915,7 @@ class ImapWorld:
     """
 
     def __init__(self, podgate_extra=None, cert_kind="ecdsa", start_podgate=True,
-                 listeners=None, pod_tls=False):
+                 listeners=None, pod_tls=False, pop3=False):
         self.root = make_tempdir("pg-")
         register_cleanup(self._rm_root)
         self.passwords = dict(PASSWORDS)
@@ -924,10 +924,12 @@ class ImapWorld:
         tls = {}
         if pod_tls:
             tls = {"tls_cert": self.cert, "tls_key": self.key}
+        def protocols():
+            return {"imap": free_port(), "pop3": free_port()} if pop3 else None
         self.pod1 = DovecotPod("pod-1", os.path.join(self.root, "pod-1"), self.passwords,
-                               marker="pod-1 marker", **tls)
+                               marker="pod-1 marker", protocols=protocols(), **tls)
         self.pod2 = DovecotPod("pod-2", os.path.join(self.root, "pod-2"), self.passwords,
-                               marker="pod-2 marker", **tls)
+                               marker="pod-2 marker", protocols=protocols(), **tls)
         self.pods = {"pod-1": self.pod1, "pod-2": self.pod2}
         self.user_pod = {
             "alice@example.com": "pod-1", "bob@example.com": "pod-2",
@@ -947,13 +949,19 @@ class ImapWorld:
             raise
 
     def directory(self):
+        pods = {
+            "pod-1": {"imap": [self.pod1.imap_addr]},
+            "pod-2": {"imap": [self.pod2.imap_addr]},
+            "pod-dead": {"imap": [self.dead.addr]},
+            "pod-fo": {"imap": [self.dead.addr, self.pod1.imap_addr]},
+        }
+        if "pop3" in self.pod1.protocols:
+            pods["pod-1"]["pop3"] = [self.pod1.pop3_addr]
+            pods["pod-2"]["pop3"] = [self.pod2.pop3_addr]
+            pods["pod-dead"]["pop3"] = [self.dead.addr]
+            pods["pod-fo"]["pop3"] = [self.dead.addr, self.pod1.pop3_addr]
         return {
-            "pods": {
-                "pod-1": {"imap": [self.pod1.imap_addr]},
-                "pod-2": {"imap": [self.pod2.imap_addr]},
-                "pod-dead": {"imap": [self.dead.addr]},
-                "pod-fo": {"imap": [self.dead.addr, self.pod1.imap_addr]},
-            },
+            "pods": pods,
             "users": {
                 "alice@example.com": {"pod": "pod-1"},
                 "bob@example.com": {"pod": "pod-2"},
