@@ -3,8 +3,9 @@
 front of them (embedded directory file), all on 127.0.0.1 high ports in a
 temp dir.
 
-  1. alice (pod-1) and bob (pod-2) log in through podgate over IMAPS and
-     STARTTLS; each sees the marker mail of their own pod.
+  1. alice (pod-1) and bob (pod-2) log in through podgate over IMAPS,
+     IMAP+STARTTLS, POP3S and POP3+STLS; each sees the marker mail of their
+     own pod.
   2. N sequential logins through podgate and N straight to the pod, then the
      client-side login latency (p50/p90/p99/max) of each, and the mean of
      podgate's own phases_ms from its access log.
@@ -18,6 +19,7 @@ podgate binary from PODGATE_BIN or <repo>/build/proxy/podgate. Run as root
 
 import argparse
 import os
+import poplib
 import sys
 import time
 
@@ -78,7 +80,9 @@ def main():
     print("podgate demo — binary %s" % binary)
     print("starting two Dovecot pods and podgate on 127.0.0.1 ...")
     t0 = time.time()
-    world = podlib.ImapWorld(pod_tls=True)
+    world = podlib.ImapWorld(pod_tls=True, pop3=True, listeners=[
+        {"protocol": "imap", "tls": "implicit"}, {"protocol": "imap", "tls": "starttls"},
+        {"protocol": "pop3", "tls": "implicit"}, {"protocol": "pop3", "tls": "starttls"}])
     try:
         pg = world.podgate
         print("  ready in %.1f s, temp dir %s" % (time.time() - t0, world.root))
@@ -86,6 +90,8 @@ def main():
         print("  pod-2   imap 127.0.0.1:%d   imaps 127.0.0.1:%d" % (world.pod2.imap_port, world.pod2.imaps_port))
         print("  podgate imaps 127.0.0.1:%d  imap+STARTTLS 127.0.0.1:%d" % (
             pg.port("imap", "implicit"), pg.port("imap", "starttls")))
+        print("          pop3s 127.0.0.1:%d  pop3+STLS     127.0.0.1:%d" % (
+            pg.port("pop3", "implicit"), pg.port("pop3", "starttls")))
         print("  directory: alice@example.com -> pod-1, bob@example.com -> pod-2, example.org -> pod-2")
         print()
 
@@ -103,6 +109,25 @@ def main():
                 pod = ("pod-1" if "pod-1 marker" in subjects else
                        "pod-2" if "pod-2 marker" in subjects else "?")
                 print("  %-18s via %-8s -> %s   (INBOX subjects: %s)" % (user, how, pod, ", ".join(subjects)))
+            for how in ("POP3S", "STLS"):
+                if how == "POP3S":
+                    p = poplib.POP3_SSL("127.0.0.1", pg.port("pop3", "implicit"),
+                                        context=podlib.client_tls_context())
+                else:
+                    p = poplib.POP3("127.0.0.1", pg.port("pop3", "starttls"))
+                    p.stls(context=podlib.client_tls_context())
+                p.user(user)
+                p.pass_(world.passwords[user])
+                count, _ = p.stat()
+                subjects = []
+                for i in range(1, count + 1):
+                    for line in p.top(i, 0)[1]:
+                        if line.lower().startswith(b"subject:"):
+                            subjects.append(line[8:].strip().decode())
+                p.quit()
+                pod = ("pod-1" if "pod-1 marker" in subjects else
+                       "pod-2" if "pod-2 marker" in subjects else "?")
+                print("  %-18s via %-8s -> %s   (maildrop subjects: %s)" % (user, how, pod, ", ".join(subjects)))
         print()
 
         n = args.logins
