@@ -1,0 +1,82 @@
+// The SMTP pod dialogue, fed with Postfix-style transcripts and with pods
+// that misbehave.
+#include <catch2/catch.hpp>
+
+#include "proxy/protocol/sasl/sasl.h"
+#include "proxy/session/smtp_backend_login.h"
+
+using podgate::proxy::ClientIdentity;
+using podgate::proxy::SmtpBackendLogin;
+using Verdict = SmtpBackendLogin::Verdict;
+using Mechanism = SmtpBackendLogin::Mechanism;
+namespace sasl = podgate::sasl;
+
+namespace {
+
+const char* kEhlo =
+    "250-pod-1.example.com\r\n250-PIPELINING\r\n250-SIZE 31457280\r\n250-ETRN\r\n"
+    "250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+    "250-XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT\r\n"
+    "250 SMTPUTF8\r\n";
+
+SmtpBackendLogin make_login(Mechanism mechanism = Mechanism::Plain) {
+  return SmtpBackendLogin("alice@example.com", "pass word",
+                          ClientIdentity{"192.0.2.7", 40000, "127.0.0.1", 587, "sess1"},
+                          "client.example.net", mechanism);
+}
+
+}  // namespace
+
+TEST_CASE("Postfix submission: EHLO, XCLIENT, EHLO again, AUTH PLAIN", "[smtp_login]") {
+  auto login = make_login();
+  CHECK(login.feed("220 pod-1 ESMTP Postfix\r\n") == Verdict::Pending);
+  CHECK(login.take_output() == "EHLO client.example.net\r\n");
+  CHECK(login.feed(kEhlo) == Verdict::Pending);
+  CHECK(login.take_output() == "XCLIENT ADDR=192.0.2.7 PORT=40000 HELO=client.example.net\r\n");
+  CHECK(login.feed("220 pod-1 ESMTP Postfix\r\n") == Verdict::Pending);
+  CHECK(login.take_output() == "EHLO client.example.net\r\n");
+  CHECK(login.feed(kEhlo) == Verdict::Pending);
+  CHECK(login.take_output() ==
+        "AUTH PLAIN " + sasl::base64_encode(sasl::make_plain("alice@example.com", "pass word")) +
+            "\r\n");
+  CHECK(login.feed("235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n") == Verdict::LoggedIn);
+  CHECK(login.take_leftover() == "250 2.1.0 Ok\r\n");
+  CHECK(login.extensions().front() == "PIPELINING");
+}
+
+TEST_CASE("AUTH LOGIN is used where the directory asks for it", "[smtp_login]") {
+  auto login = make_login(Mechanism::Login);
+  std::string transcript = std::string("220 pod\r\n") +
+                           "250-pod\r\n250 AUTH LOGIN\r\n" +  // no XCLIENT offered
+                           "334 UGFzc3dvcmQ6\r\n";
+  Verdict verdict = Verdict::Pending;
+  std::string sent;
+  for (char c : transcript) {  // byte by byte: replies may arrive split anywhere
+    verdict = login.feed(std::string_view(&c, 1));
+    sent += login.take_output();
+  }
+  CHECK(verdict == Verdict::Pending);
+  CHECK(sent == "EHLO client.example.net\r\nAUTH LOGIN " +
+                    sasl::base64_encode("alice@example.com") + "\r\n" +
+                    sasl::base64_encode("pass word") + "\r\n");
+  CHECK(login.feed("235 2.7.0 Authentication successful\r\n") == Verdict::LoggedIn);
+}
+
+TEST_CASE("SMTP reply codes pick the failure", "[smtp_login]") {
+  auto answer = [](const char* reply) {
+    auto login = make_login();
+    login.feed("220 pod\r\n250-pod\r\n250 AUTH PLAIN\r\n");
+    return login.feed(reply);
+  };
+  CHECK(answer("535 5.7.8 Error: authentication failed\r\n") == Verdict::AuthFailed);
+  CHECK(answer("454 4.7.0 Temporary authentication failure\r\n") == Verdict::Unavailable);
+  CHECK(answer("421 4.3.2 Shutting down\r\n") == Verdict::Unavailable);
+
+  auto busy = make_login();
+  CHECK(busy.feed("554 5.3.2 No service here\r\n") == Verdict::Unavailable);
+  auto garbage = make_login();
+  CHECK(garbage.feed("* OK IMAP here\r\n") == Verdict::Unavailable);
+  auto no_ehlo = make_login();
+  no_ehlo.feed("220 pod\r\n");
+  CHECK(no_ehlo.feed("502 5.5.2 Error: command not recognized\r\n") == Verdict::Unavailable);
+}
