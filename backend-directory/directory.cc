@@ -78,6 +78,13 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
     require_object(pod_json, where);
     Pod pod;
     for (const auto& [key, servers] : pod_json.items()) {
+      if (key == "smtp_auth") {
+        if (servers != "plain" && servers != "login") {
+          throw DirectoryError(where + ": \"smtp_auth\" must be \"plain\" or \"login\"");
+        }
+        pod.smtp_auth = servers.get<std::string>();
+        continue;
+      }
       auto protocol = protocol_from_string(key);
       if (!protocol) throw DirectoryError(where + ": unknown key \"" + key + "\"");
       if (!servers.is_array()) throw DirectoryError(where + ": \"" + key + "\" must be a list");
@@ -129,6 +136,7 @@ Route Directory::route_for(const Assignment& assignment, Protocol protocol) cons
   Route route;
   route.pod = assignment.pod;
   const Pod& pod = pods_.at(assignment.pod);
+  route.smtp_auth = pod.smtp_auth;
   if (auto servers = pod.servers.find(protocol); servers != pod.servers.end()) {
     route.servers = servers->second;
   }
@@ -136,6 +144,20 @@ Route Directory::route_for(const Assignment& assignment, Protocol protocol) cons
     route.protocol_enabled = enabled->second;
   }
   return route;
+}
+
+std::vector<Server> Directory::all_servers(Protocol protocol) const {
+  std::vector<Server> servers;
+  for (const auto& [name, pod] : pods_) {
+    auto found = pod.servers.find(protocol);
+    if (found == pod.servers.end()) continue;
+    for (const Server& server : found->second) {
+      bool known = std::any_of(servers.begin(), servers.end(),
+                               [&](const Server& seen) { return seen.text == server.text; });
+      if (!known) servers.push_back(server);
+    }
+  }
+  return servers;
 }
 
 std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {

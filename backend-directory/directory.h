@@ -36,6 +36,8 @@ struct Route {
   std::string pod;
   std::vector<Server> servers;  // in the order to try them
   bool protocol_enabled = true;
+  // How podgate logs in to the pod's SMTP servers: "plain" or "login".
+  std::string smtp_auth = "plain";
 };
 
 class Directory {
@@ -51,9 +53,13 @@ class Directory {
   std::size_t user_count() const { return users_.size(); }
   std::size_t pod_count() const { return pods_.size(); }
 
+  // Every server of every pod for the protocol, each once, for probes.
+  std::vector<Server> all_servers(Protocol protocol) const;
+
  private:
   struct Pod {
     std::map<Protocol, std::vector<Server>> servers;
+    std::string smtp_auth = "plain";
   };
   struct Assignment {
     std::string pod;

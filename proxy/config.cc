@@ -51,9 +51,6 @@ ListenerConfig read_listener(const json& entry, const std::string& where) {
   std::string protocol = string_at(entry, "protocol", where);
   auto parsed_protocol = directory::protocol_from_string(protocol);
   if (!parsed_protocol) throw ConfigError(where + ": unknown protocol \"" + protocol + "\"");
-  if (*parsed_protocol == directory::Protocol::Smtp) {
-    throw ConfigError(where + ": protocol \"smtp\" is not supported yet (imap, pop3)");
-  }
   listener.protocol = *parsed_protocol;
   listener.listen = string_at(entry, "listen", where);
   auto address = core::parse_socket_address(listener.listen);

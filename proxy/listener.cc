@@ -4,6 +4,7 @@
 
 #include "proxy/session/imap_session.h"
 #include "proxy/session/pop3_session.h"
+#include "proxy/session/smtp_session.h"
 
 namespace podgate::proxy {
 
@@ -45,7 +46,8 @@ void Listener::on_connection(uv_stream_t* server, int status) {
       Pop3Session::accept(self->worker_, server, self->config_);
       break;
     case directory::Protocol::Smtp:
-      break;  // refused at config time
+      SmtpSession::accept(self->worker_, server, self->config_);
+      break;
   }
 }
 

@@ -5,7 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <fmt/ranges.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/listener.h"
+#include "proxy/smtp_extension_probe.h"
 #include "proxy/worker.h"
 
 namespace {
@@ -42,9 +46,31 @@ void stop(Runtime& runtime) {
   uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
 }
 
+// Asks the pods' SMTP servers what they offer; podgate's EHLO answer
+// promises what all of them do. Runs at start and after each reload.
+void learn_smtp_extensions(Runtime& runtime) {
+  bool serves_smtp =
+      std::any_of(runtime.config.listeners.begin(), runtime.config.listeners.end(),
+                  [](const auto& l) { return l.protocol == directory::Protocol::Smtp; });
+  if (!serves_smtp) return;
+  proxy::SmtpExtensionProbe::run(
+      runtime.worker.loop, runtime.worker.directory->all_servers(directory::Protocol::Smtp),
+      [&worker = runtime.worker](std::vector<std::vector<std::string>> answers) {
+        if (answers.empty()) {
+          spdlog::warn("no pod SMTP server answered EHLO; offering only {}",
+                       fmt::join(worker.smtp_extensions, " "));
+          return;
+        }
+        worker.smtp_extensions = proxy::common_extensions(answers);
+        spdlog::info("SMTP extensions common to {} pod servers: {}", answers.size(),
+                     fmt::join(worker.smtp_extensions, " "));
+      });
+}
+
 void reload_directory(Runtime& runtime) {
   try {
     runtime.worker.directory = directory::Directory::load_file(runtime.config.directory_file);
+    learn_smtp_extensions(runtime);
     spdlog::info("directory reloaded: {} users, {} pods", runtime.worker.directory->user_count(),
                  runtime.worker.directory->pod_count());
   } catch (const std::exception& error) {
@@ -123,6 +149,7 @@ int main(int argc, char** argv) {
     spdlog::warn("\"admin\" is set but this build has no admin API; {} is not served",
                  runtime.config.admin_listen);
   }
+  learn_smtp_extensions(runtime);
   spdlog::info("podgate ready: {} users in the directory", runtime.worker.directory->user_count());
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);

@@ -10,10 +10,12 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "backend-directory/directory.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
+#include "proxy/smtp_extension_probe.h"
 
 namespace podgate::proxy {
 
@@ -31,6 +33,9 @@ struct Worker {
   std::shared_ptr<const directory::Directory> directory;
   AccessLog* access_log = nullptr;
   std::unordered_set<LiveSession*> sessions;
+  // The pods' common SMTP extensions, for podgate's EHLO answer (see
+  // SmtpExtensionProbe); what podgate itself guarantees until a probe answers.
+  std::vector<std::string> smtp_extensions = fallback_extensions();
   bool stopping = false;
 
   std::string next_session_id();

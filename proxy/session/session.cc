@@ -188,6 +188,7 @@ void Session::on_stream_tls_ready(core::Stream& stream) {
   } else if (state_ == State::StartTlsHandshake) {
     state_ = State::PreAuth;
     credentials_start_ns_ = core::now_ns();
+    on_tls_established();
   }
 }
 

@@ -57,6 +57,8 @@ class Session : public core::StreamHandler, public LiveSession {
   virtual void greet() = 0;
   // Bytes from the client before login (state PreAuth).
   virtual void on_client_input(std::string_view bytes) = 0;
+  // A STARTTLS handshake finished (SMTP forgets the EHLO, RFC 3207).
+  virtual void on_tls_established() {}
   // The pod dialogue for this protocol.
   virtual std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
                                                            ClientIdentity identity) = 0;
@@ -86,6 +88,8 @@ class Session : public core::StreamHandler, public LiveSession {
   void pause_client_input();
   void resume_client_input();
   bool in_preauth() const { return state_ == State::PreAuth; }
+  // The user's directory entry, from start_login() on.
+  const directory::Route& route() const { return *route_; }
   void finish(const char* close_reason);
 
   Worker& worker_;

@@ -45,7 +45,7 @@ std::string SmtpBackendLogin::take_output() {
 }
 
 std::string SmtpBackendLogin::take_leftover() {
-  return std::exchange(input_, {});
+  return replies_.take_rest();
 }
 
 BackendLogin::Verdict SmtpBackendLogin::unavailable(std::string problem) {
@@ -62,31 +62,15 @@ bool SmtpBackendLogin::offered(std::string_view keyword) const {
 
 BackendLogin::Verdict SmtpBackendLogin::feed(std::string_view bytes) {
   if (verdict_ != Verdict::Pending) return verdict_;
-  input_.append(bytes);
-  std::size_t start = 0;
+  replies_.feed(bytes);
   while (verdict_ == Verdict::Pending) {
-    std::size_t newline = input_.find('\n', start);
-    if (newline == std::string::npos) {
-      if (input_.size() - start > kMaxLineBytes)
-        verdict_ = unavailable("pod sent an overlong line");
+    std::optional<smtp::Reply> reply = replies_.next();
+    if (!reply) {
+      if (replies_.broken()) verdict_ = unavailable("pod sent something that is not an SMTP reply");
       break;
     }
-    std::string_view line(input_.data() + start, newline - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    start = newline + 1;
-    // RFC 5321 section 4.2: "ddd-text" continues a reply, "ddd text" ends it.
-    if (line.size() < 3 || !std::all_of(line.begin(), line.begin() + 3, ::isdigit) ||
-        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-      verdict_ = unavailable("pod sent something that is not an SMTP reply");
-      break;
-    }
-    reply_lines_.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
-    if (line.size() > 3 && line[3] == '-') continue;
-    int code = std::stoi(std::string(line.substr(0, 3)));
-    std::vector<std::string> lines = std::exchange(reply_lines_, {});
-    verdict_ = on_reply(code, lines);
+    verdict_ = on_reply(reply->code, reply->lines);
   }
-  input_.erase(0, start);
   return verdict_;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/protocol/smtp/smtp_reply_reader.h"
 #include "proxy/session/backend_login.h"
 
 namespace podgate::proxy {
@@ -20,8 +21,6 @@ namespace podgate::proxy {
 class SmtpBackendLogin final : public BackendLogin {
  public:
   enum class Mechanism { Plain, Login };
-  static constexpr std::size_t kMaxLineBytes = 8 * 1024;
-
   SmtpBackendLogin(std::string user, std::string password, ClientIdentity client,
                    std::string ehlo_name, Mechanism mechanism);
   ~SmtpBackendLogin() override;
@@ -53,9 +52,8 @@ class SmtpBackendLogin final : public BackendLogin {
   Mechanism mechanism_;
   Step step_ = Step::Greeting;
   Verdict verdict_ = Verdict::Pending;
-  std::string input_;
+  smtp::ReplyReader replies_;
   std::string output_;
-  std::vector<std::string> reply_lines_;  // lines of the multi-line reply in progress
   std::vector<std::string> extensions_;
   std::string problem_;
 };

@@ -14,7 +14,7 @@ json example() {
   return json::parse(R"({
     "pods": {
       "pod-1": {"imap": ["127.0.0.1:20143", "[::1]:20144"], "pop3": ["127.0.0.1:20110"]},
-      "pod-2": {"imap": ["127.0.0.1:20243"]}
+      "pod-2": {"imap": ["127.0.0.1:20243"], "smtp": ["127.0.0.1:20587"], "smtp_auth": "login"}
     },
     "users": {
       "alice@example.com": {"pod": "pod-1"},
@@ -35,6 +35,10 @@ TEST_CASE("Users are routed to their pod's servers for the protocol", "[director
   CHECK(alice->servers[1].address.port() == 20144);
   CHECK(alice->protocol_enabled);
   CHECK(directory->lookup("alice@example.com", Protocol::Smtp)->servers.empty());
+  CHECK(directory->lookup("alice@example.com", Protocol::Smtp)->smtp_auth == "plain");
+  CHECK(directory->lookup("bob@example.com", Protocol::Smtp)->smtp_auth == "login");
+  CHECK(directory->all_servers(Protocol::Imap).size() == 3);
+  CHECK(directory->all_servers(Protocol::Smtp).at(0).text == "127.0.0.1:20587");
 }
 
 TEST_CASE("Lookups ignore case, fall back to the domain, and miss cleanly", "[directory]") {
@@ -59,6 +63,8 @@ TEST_CASE("Broken directories are refused with the reason", "[directory]") {
   CHECK_THROWS_WITH(
       Directory::from_json(broken(R"({"pods": {"pod-3": {"imap": ["localhost:1"]}}})")),
       Catch::Contains("expected \"ip:port\""));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"smtp_auth": "cram"}}})")),
+                    Catch::Contains("smtp_auth"));
   CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"imapp": []}}})")),
                     Catch::Contains("unknown key \"imapp\""));
   CHECK_THROWS_WITH(

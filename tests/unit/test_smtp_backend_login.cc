@@ -76,6 +76,11 @@ TEST_CASE("SMTP reply codes pick the failure", "[smtp_login]") {
   CHECK(busy.feed("554 5.3.2 No service here\r\n") == Verdict::Unavailable);
   auto garbage = make_login();
   CHECK(garbage.feed("* OK IMAP here\r\n") == Verdict::Unavailable);
+  auto endless = make_login();
+  CHECK(endless.feed(std::string(podgate::smtp::ReplyReader::kMaxLineBytes + 10, '2')) ==
+        Verdict::Unavailable);
+  auto mixed = make_login();
+  CHECK(mixed.feed("220-pod\r\n250 ready\r\n") == Verdict::Unavailable);
   auto no_ehlo = make_login();
   no_ehlo.feed("220 pod\r\n");
   CHECK(no_ehlo.feed("502 5.5.2 Error: command not recognized\r\n") == Verdict::Unavailable);
