@@ -99,12 +99,10 @@ bool is_valid_bdat_arguments(std::string_view arguments) {
 
 CommandKind kind_of(std::string_view upper_name) {
   constexpr std::pair<std::string_view, CommandKind> kKnownCommands[] = {
-      {"EHLO", CommandKind::Ehlo}, {"HELO", CommandKind::Helo},
-      {"STARTTLS", CommandKind::StartTls}, {"AUTH", CommandKind::Auth},
-      {"RSET", CommandKind::Rset}, {"NOOP", CommandKind::Noop},
-      {"QUIT", CommandKind::Quit}, {"MAIL", CommandKind::Mail},
-      {"RCPT", CommandKind::Rcpt}, {"DATA", CommandKind::Data},
-      {"BDAT", CommandKind::Bdat},
+      {"EHLO", CommandKind::Ehlo}, {"HELO", CommandKind::Helo}, {"STARTTLS", CommandKind::StartTls},
+      {"AUTH", CommandKind::Auth}, {"RSET", CommandKind::Rset}, {"NOOP", CommandKind::Noop},
+      {"QUIT", CommandKind::Quit}, {"MAIL", CommandKind::Mail}, {"RCPT", CommandKind::Rcpt},
+      {"DATA", CommandKind::Data}, {"BDAT", CommandKind::Bdat},
   };
   for (const auto& [name, kind] : kKnownCommands) {
     if (name == upper_name) return kind;

@@ -1,0 +1,272 @@
+// Differential fuzzing of the SMTP submission parser: the client bytes are
+// parsed whole, then fed in pseudo-random chunks and split in two; every run
+// must give the same events and hand the pod the same bytes once AUTH
+// succeeds. Along the way: buffered bytes stay within the line limit, nothing
+// comes out after a fatal error, commands carry no line breaks or NULs, and
+// STARTTLS really forgets the pipelined plaintext.
+//
+// Input layout: byte 0 picks max_line_bytes (mostly small, so the limit is
+// reached), bytes 1 and 2 seed the splits, the rest is what the client sends.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "proxy/protocol/smtp/smtp_parser.h"
+
+namespace {
+
+using podgate::smtp::Command;
+using podgate::smtp::CommandKind;
+using podgate::smtp::Event;
+using podgate::smtp::Parser;
+using Type = Event::Type;
+
+constexpr std::size_t kHeaderBytes = 3;
+
+void check(bool condition) {
+  if (!condition) std::abort();
+}
+
+bool same_command(const Command& a, const Command& b) {
+  return a.kind == b.kind && a.name == b.name && a.argument == b.argument &&
+         a.mechanism == b.mechanism && a.initial_response == b.initial_response;
+}
+
+bool same_event(const Event& a, const Event& b) {
+  if (a.type != b.type) return false;
+  switch (a.type) {
+    case Type::Command:
+      return same_command(a.command, b.command);
+    case Type::Error:
+      return a.error.kind == b.error.kind && a.error.message == b.error.message;
+    case Type::SaslResponse:
+      return a.sasl_line == b.sasl_line;
+    case Type::NeedMore:
+      return true;
+  }
+  return false;
+}
+
+bool same_events(const std::vector<Event>& a, const std::vector<Event>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!same_event(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+bool has_any_of(std::string_view text, std::string_view bytes) {
+  return text.find_first_of(bytes) != std::string_view::npos;
+}
+
+bool starts_with_ignoring_case(std::string_view text, std::string_view upper_prefix) {
+  if (text.size() < upper_prefix.size()) return false;
+  for (std::size_t i = 0; i < upper_prefix.size(); ++i) {
+    const char c = text[i] >= 'a' && text[i] <= 'z' ? static_cast<char>(text[i] - 32) : text[i];
+    if (c != upper_prefix[i]) return false;
+  }
+  return true;
+}
+
+// What a command may hold whatever the client sent.
+void check_command_shape(const Command& command) {
+  constexpr std::string_view kLineBytes("\0\r\n", 3);
+  check(!command.name.empty() && command.name.size() <= 20);
+  check(!has_any_of(command.name, kLineBytes) && !has_any_of(command.name, " "));
+  check(!has_any_of(command.argument, kLineBytes));
+  switch (command.kind) {
+    case CommandKind::Ehlo:
+    case CommandKind::Helo:
+      check(!command.argument.empty() && !has_any_of(command.argument, " \t"));
+      break;
+    case CommandKind::StartTls:
+    case CommandKind::Rset:
+    case CommandKind::Quit:
+    case CommandKind::Data:
+    case CommandKind::Auth:
+      check(command.argument.empty());
+      break;
+    case CommandKind::Mail:
+      check(starts_with_ignoring_case(command.argument, "FROM:") && command.argument.size() > 5);
+      break;
+    case CommandKind::Rcpt:
+      check(starts_with_ignoring_case(command.argument, "TO:") && command.argument.size() > 3);
+      break;
+    case CommandKind::Bdat:
+      check(!command.argument.empty() && command.argument[0] >= '0' && command.argument[0] <= '9');
+      break;
+    case CommandKind::Noop:
+    case CommandKind::Unknown:
+      break;
+  }
+  if (command.kind == CommandKind::Auth) {
+    check(!command.mechanism.empty() && command.mechanism.size() <= 20);
+  } else {
+    check(command.mechanism.empty() && !command.initial_response);
+  }
+  if (command.initial_response) {
+    check(!command.initial_response->empty());
+    check(!has_any_of(*command.initial_response, std::string_view(" \0\r\n", 4)));
+  }
+}
+
+enum class Mode {
+  Plain,
+  // After a completed AUTH, take_unparsed() and hand the rest to the pod.
+  HandOverAtLogin,
+  // After STARTTLS, discard_buffered() and stop feeding plaintext (it would go to TLS).
+  TlsAtStartTls,
+  // After STARTTLS, discard_buffered() but go on feeding: the parser must cope
+  // with being cut in the middle of a line. Not differential.
+  DiscardAtStartTls,
+};
+
+// Feeds chunks and drains next() after each, acting as the session between
+// events. AUTH LOGIN wants two SASL lines, every other mechanism one; an
+// initial response counts as the first.
+class Run {
+ public:
+  Run(std::size_t max_line_bytes, Mode mode)
+      : parser_(max_line_bytes), max_line_bytes_(max_line_bytes), mode_(mode) {}
+
+  void feed(std::string_view chunk) {
+    if (logged_in_) {
+      forwarded_.append(chunk);
+      return;
+    }
+    if (in_tls_) return;
+    parser_.feed(chunk);
+    for (Event event = parser_.next(); event.type != Type::NeedMore; event = parser_.next()) {
+      check(!saw_fatal_error_);
+      check(!logged_in_ && !in_tls_);
+      on_event(event);
+      events_.push_back(std::move(event));
+    }
+    check(parser_.buffered_bytes() <= max_line_bytes_);
+  }
+
+  const std::vector<Event>& events() const { return events_; }
+  const std::string& forwarded() const { return forwarded_; }
+
+ private:
+  void on_event(const Event& event) {
+    switch (event.type) {
+      case Type::Error:
+        check(!event.error.message.empty());
+        if (event.error.fatal()) {
+          saw_fatal_error_ = true;
+          check(parser_.buffered_bytes() == 0);
+        }
+        return;
+      case Type::SaslResponse:
+        check(sasl_lines_wanted_ > 0);
+        check(!has_any_of(event.sasl_line, "\n"));
+        if (event.sasl_line == "*") {
+          sasl_lines_wanted_ = 0;
+        } else if (--sasl_lines_wanted_ == 0) {
+          log_in();
+        }
+        break;
+      case Type::Command:
+        check(sasl_lines_wanted_ == 0);
+        check_command_shape(event.command);
+        on_command(event.command);
+        break;
+      case Type::NeedMore:
+        check(false);
+    }
+    if (sasl_lines_wanted_ > 0) parser_.expect_sasl_response();
+  }
+
+  void on_command(const Command& command) {
+    if (command.kind == CommandKind::Auth) {
+      sasl_lines_wanted_ = command.mechanism == "LOGIN" ? 2 : 1;
+      if (command.initial_response) --sasl_lines_wanted_;
+      if (sasl_lines_wanted_ == 0) log_in();
+    } else if (command.kind == CommandKind::StartTls &&
+               (mode_ == Mode::TlsAtStartTls || mode_ == Mode::DiscardAtStartTls)) {
+      parser_.discard_buffered();
+      check(parser_.buffered_bytes() == 0);
+      check(parser_.next().type == Type::NeedMore);
+      in_tls_ = mode_ == Mode::TlsAtStartTls;
+    }
+  }
+
+  void log_in() {
+    if (mode_ != Mode::HandOverAtLogin) return;
+    const std::size_t buffered = parser_.buffered_bytes();
+    forwarded_ = parser_.take_unparsed();
+    check(forwarded_.size() == buffered);
+    check(parser_.buffered_bytes() == 0);
+    logged_in_ = true;
+  }
+
+  Parser parser_;
+  std::size_t max_line_bytes_;
+  Mode mode_;
+  bool saw_fatal_error_ = false;
+  bool logged_in_ = false;
+  bool in_tls_ = false;
+  std::size_t sasl_lines_wanted_ = 0;
+  std::vector<Event> events_;
+  std::string forwarded_;
+};
+
+bool same_outcome(const Run& a, const Run& b) {
+  return same_events(a.events(), b.events()) && a.forwarded() == b.forwarded();
+}
+
+// Chunks of 1 to 16 bytes, sizes from a xorshift generator.
+void feed_in_small_chunks(Run& run, std::string_view input, std::uint32_t seed) {
+  std::uint32_t state = seed | 1;
+  for (std::size_t pos = 0; pos < input.size();) {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    const std::size_t size = 1 + state % 16;
+    run.feed(input.substr(pos, size));
+    pos += size;
+  }
+}
+
+void check_mode(std::string_view input, std::size_t max_line_bytes, std::uint32_t seed, Mode mode) {
+  Run whole(max_line_bytes, mode);
+  whole.feed(input);
+  // The pod gets exactly the bytes after the line that completed the login.
+  const std::string& forwarded = whole.forwarded();
+  check(forwarded.size() <= input.size());
+  check(input.substr(input.size() - forwarded.size()) == forwarded);
+
+  Run small_chunks(max_line_bytes, mode);
+  feed_in_small_chunks(small_chunks, input, seed);
+  check(same_outcome(whole, small_chunks));
+
+  Run in_two(max_line_bytes, mode);
+  const std::size_t cut = input.empty() ? 0 : seed % (input.size() + 1);
+  in_two.feed(input.substr(0, cut));
+  in_two.feed(input.substr(cut));
+  check(same_outcome(whole, in_two));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < kHeaderBytes) return 0;
+  const std::size_t max_line_bytes =
+      data[0] == 0xff ? Parser::kDefaultMaxLineBytes : 4 + std::size_t{data[0]} * 2;
+  const std::uint32_t seed = std::uint32_t{data[1]} << 8 | data[2];
+  const std::string_view input(reinterpret_cast<const char*>(data) + kHeaderBytes,
+                               size - kHeaderBytes);
+
+  check_mode(input, max_line_bytes, seed, Mode::Plain);
+  check_mode(input, max_line_bytes, seed, Mode::HandOverAtLogin);
+  check_mode(input, max_line_bytes, seed, Mode::TlsAtStartTls);
+  // Not differential: what survives STARTTLS depends on what was buffered.
+  Run discard(max_line_bytes, Mode::DiscardAtStartTls);
+  feed_in_small_chunks(discard, input, seed);
+  return 0;
+}
