@@ -10,6 +10,7 @@ packages=(
   libuv1-dev android-libboringssl-dev libssl-dev nlohmann-json3-dev catch2
   libspdlog-dev libcli11-dev
   python3 curl dovecot-imapd dovecot-pop3d dovecot-submissiond
+  dovecot-lmtpd postfix swaks
   clang libclang-rt-14-dev
 )
 missing=()
@@ -22,6 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
+  # the tests run private Postfix instances (tests/integration/podlib.py):
+  # no system mail setup, which would also try to start the system postfix
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 

@@ -5,7 +5,8 @@ temp dir.
 
   1. alice (pod-1) and bob (pod-2) log in through podgate over IMAPS,
      IMAP+STARTTLS, POP3S and POP3+STLS; each sees the marker mail of their
-     own pod.
+     own pod. Then each submits a message through podgate's SMTP port (a
+     private Postfix per pod behind it) and it lands in their own pod.
   2. N sequential logins through podgate and N straight to the pod, then the
      client-side login latency (p50/p90/p99/max) of each, and the mean of
      podgate's own phases_ms from its access log.
@@ -20,6 +21,7 @@ podgate binary from PODGATE_BIN or <repo>/build/proxy/podgate. Run as root
 import argparse
 import os
 import poplib
+import smtplib
 import sys
 import time
 
@@ -80,9 +82,10 @@ def main():
     print("podgate demo — binary %s" % binary)
     print("starting two Dovecot pods and podgate on 127.0.0.1 ...")
     t0 = time.time()
-    world = podlib.ImapWorld(pod_tls=True, pop3=True, listeners=[
+    world = podlib.ImapWorld(pod_tls=True, pop3=True, smtp=True, listeners=[
         {"protocol": "imap", "tls": "implicit"}, {"protocol": "imap", "tls": "starttls"},
-        {"protocol": "pop3", "tls": "implicit"}, {"protocol": "pop3", "tls": "starttls"}])
+        {"protocol": "pop3", "tls": "implicit"}, {"protocol": "pop3", "tls": "starttls"},
+        {"protocol": "smtp", "tls": "starttls"}, {"protocol": "smtp", "tls": "implicit"}])
     try:
         pg = world.podgate
         print("  ready in %.1f s, temp dir %s" % (time.time() - t0, world.root))
@@ -92,6 +95,8 @@ def main():
             pg.port("imap", "implicit"), pg.port("imap", "starttls")))
         print("          pop3s 127.0.0.1:%d  pop3+STLS     127.0.0.1:%d" % (
             pg.port("pop3", "implicit"), pg.port("pop3", "starttls")))
+        print("          smtps 127.0.0.1:%d  submission    127.0.0.1:%d (Postfix per pod behind)" % (
+            pg.port("smtp", "implicit"), pg.port("smtp", "starttls")))
         print("  directory: alice@example.com -> pod-1, bob@example.com -> pod-2, example.org -> pod-2")
         print()
 
@@ -130,6 +135,19 @@ def main():
                 print("  %-18s via %-8s -> %s   (maildrop subjects: %s)" % (user, how, pod, ", ".join(subjects)))
         print()
 
+        print("2. submission through podgate (SMTP STARTTLS, AUTH) lands in the sender's pod")
+        for user, pod in (("alice@example.com", world.pod1), ("bob@example.com", world.pod2)):
+            subject = "demo submission from %s %d" % (user.split("@")[0], int(time.time()))
+            smtp = smtplib.SMTP("127.0.0.1", pg.port("smtp", "starttls"), timeout=30)
+            smtp.starttls(context=podlib.client_tls_context())
+            smtp.login(user, world.passwords[user])
+            smtp.sendmail(user, [user], podlib.make_message(subject, to=user))
+            smtp.quit()
+            found = podlib.wait_subject(pod, user, world.passwords[user], subject, timeout=15)
+            print("  %-18s -> %s INBOX: %s" % (user, pod.name,
+                                                 "\"%s\" delivered" % subject if found is not None else "NOT FOUND"))
+        print()
+
         n = args.logins
         user, pw = "alice@example.com", world.passwords["alice@example.com"]
         paths = [
@@ -138,7 +156,7 @@ def main():
             ("podgate  IMAPS         -> pod-1", pg.port("imap", "implicit"), "imaps"),
             ("podgate  STARTTLS      -> pod-1", pg.port("imap", "starttls"), "starttls"),
         ]
-        print("2. %d sequential logins per path, interleaved (client-side: connect -> LOGIN OK)" % n)
+        print("3. %d sequential logins per path, interleaved (client-side: connect -> LOGIN OK)" % n)
         for label, port, mode in paths:  # warm-up, not counted
             timed_login(port, mode, user, pw)
         time.sleep(0.3)
@@ -154,7 +172,7 @@ def main():
             print("  %-32s %8.2f %8.2f %8.2f %8.2f" % (label, pct(v, 50), pct(v, 90), pct(v, 99), max(v)))
         print()
 
-        print("3. podgate's own view (mean phases_ms from its access log)")
+        print("4. podgate's own view (mean phases_ms from its access log)")
         time.sleep(0.3)
         log_lines = pg.access_log_lines()[mark:]  # the timed sessions only
         print("  %-32s %s" % ("path", " ".join("%15s" % p for p in PHASES)))
