@@ -18,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podlib  # noqa: E402
+import scripted_pods  # noqa: E402
 from podlib import b64, plain_b64  # noqa: E402
 
 ALICE = "alice@example.com"
@@ -26,6 +27,7 @@ CAROL = "carol@example.com"  # POP3 disabled here
 DAN = "dan@example.com"      # on the dead pod
 FRANK = "frank@example.com"  # on the failover pod [dead, pod-1]
 GRACE = "grace@example.com"  # on pod-2, for the delete test
+LOCKED = "locked@example.com"  # on a scripted pod whose maildrop is always locked
 WRONG = podlib.WRONG_PASSWORDS[0]
 LISTENERS = [{"protocol": "pop3", "tls": "implicit"}, {"protocol": "pop3", "tls": "starttls"}]
 
@@ -95,6 +97,10 @@ class Pop3Test(podlib.WorldTestCase):
         try:
             directory = cls.world.directory()
             directory["users"][CAROL] = {"pod": "pod-1", "pop3": False}
+            cls.locked_pod = scripted_pods.pop3_pod_with_locked_maildrop()
+            podlib.register_cleanup(cls.locked_pod.close)
+            directory["pods"]["pod-locked"] = {"pop3": [cls.locked_pod.addr]}
+            directory["users"][LOCKED] = {"pod": "pod-locked"}
             cls.world.podgate = cls.world.new_podgate("podgate", directory=directory,
                                                       listeners=LISTENERS)
             cls.pg = cls.world.podgate
@@ -233,6 +239,20 @@ class Pop3Test(podlib.WorldTestCase):
         self.assertIn(b"disabled", answer)
         c.command("USER " + CAROL)
         self.assertEqual(c.command("PASS " + WRONG), b"-ERR [AUTH] Authentication failed.")
+
+    def test_a_locked_maildrop_is_reported_as_in_use(self):
+        c = self.client()
+        answer = c.command("AUTH PLAIN " + plain_b64(LOCKED, "any-password"))
+        self.assertTrue(answer.startswith(b"-ERR [IN-USE]"), answer)
+        self.assertEqual(c.command("NOOP"), b"+OK")
+
+    def test_pod_dropping_the_session_closes_the_client(self):
+        c = self.client()
+        self.assertTrue(c.command("AUTH PLAIN " + plain_b64(GRACE, self.pw(GRACE))).startswith(b"+OK"))
+        self.assertTrue(c.command("STAT").startswith(b"+OK"))
+        result = self.world.pod2.kick(GRACE)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(c.closed(timeout=5), "client still connected after the pod dropped it")
 
     def test_credentials_before_stls_are_refused(self):
         c = self.client(tls=False)

@@ -20,12 +20,14 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podlib  # noqa: E402
+import scripted_pods  # noqa: E402
 from podlib import b64, plain_b64  # noqa: E402
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"  # SMTP disabled here
 DAN = "dan@example.com"      # on the dead pod
+DROPPY = "droppy@example.com"  # on a scripted pod that hangs up at MAIL
 WRONG = podlib.WRONG_PASSWORDS[0]
 LISTENERS = [{"protocol": "smtp", "tls": "starttls"}, {"protocol": "smtp", "tls": "implicit"}]
 
@@ -93,6 +95,10 @@ class SmtpTest(podlib.WorldTestCase):
         try:
             directory = cls.world.directory()
             directory["users"][CAROL] = {"pod": "pod-1", "smtp": False}
+            cls.dropping_pod = scripted_pods.smtp_pod_that_drops_after_auth()
+            podlib.register_cleanup(cls.dropping_pod.close)
+            directory["pods"]["pod-drop"] = {"smtp": [cls.dropping_pod.addr]}
+            directory["users"][DROPPY] = {"pod": "pod-drop"}
             # pod-2's submission servers get AUTH LOGIN from podgate (bob's tests)
             directory["pods"]["pod-2"]["smtp_auth"] = "login"
             cls.world.podgate = cls.world.new_podgate("podgate", directory=directory,
@@ -224,7 +230,10 @@ class SmtpTest(podlib.WorldTestCase):
         self.assertFalse(any(l.startswith(b"AUTH") for l in lines))
         for keyword in (b"PIPELINING", b"8BITMIME", b"ENHANCEDSTATUSCODES"):
             self.assertIn(keyword, lines)
-        self.assertTrue(any(l.startswith(b"SIZE ") for l in lines), lines)
+        # the smallest limit of all pods: the scripted pod's 20 MiB, not Postfix's 30 MiB
+        self.assertIn(b"SIZE 20971520", lines)
+        # Postfix offers SMTPUTF8, the scripted pod does not: not promised
+        self.assertNotIn(b"SMTPUTF8", lines)
         self.assertFalse(any(l.startswith(b"XCLIENT") for l in lines))
         self.assertEqual(c.command("STARTTLS")[0], 220)
         c.starttls()
@@ -254,6 +263,14 @@ class SmtpTest(podlib.WorldTestCase):
         self.assertEqual(c.command("AUTH LOGIN"), (334, [b64("Username:").encode()]))
         self.assertEqual(c.command(b64(ALICE)), (334, [b64("Password:").encode()]))
         self.assertEqual(c.command(b64(self.pw(ALICE)))[0], 235)
+
+    def test_pod_dropping_the_session_closes_the_client(self):
+        c = self.client(starttls=True)
+        c.command("EHLO client.test")
+        self.assertEqual(c.command("AUTH PLAIN " + plain_b64(DROPPY, "any-password"))[0], 235)
+        c.send("MAIL FROM:<%s>\r\n" % DROPPY)
+        self.assertTrue(c.closed(timeout=5), "client still connected after the pod dropped it")
+        self.assertEqual(c.stray, [])
 
     def test_errors_and_overlong_lines_end_with_421(self):
         c = self.client()
