@@ -55,7 +55,10 @@ void learn_smtp_extensions(Runtime& runtime) {
   if (!serves_smtp) return;
   proxy::SmtpExtensionProbe::run(
       runtime.worker.loop, runtime.worker.directory->all_servers(directory::Protocol::Smtp),
-      [&worker = runtime.worker](std::vector<std::vector<std::string>> answers) {
+      [&worker = runtime.worker, generation = ++runtime.worker.smtp_probe_generation](
+          std::vector<std::vector<std::string>> answers) {
+        // A reload while this probe ran: the newer probe's answer counts.
+        if (generation != worker.smtp_probe_generation) return;
         if (answers.empty()) {
           spdlog::warn("no pod SMTP server answered EHLO; offering only {}",
                        fmt::join(worker.smtp_extensions, " "));

@@ -13,10 +13,11 @@ namespace {
 constexpr std::uint64_t kProbeTimeoutMs = 5000;
 
 // What a front door may promise on a pod's behalf. AUTH, STARTTLS and XCLIENT
-// are podgate's own business and never copied.
-const std::set<std::string> kPassedOn = {
-    "SIZE",     "8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES",
-    "SMTPUTF8", "CHUNKING", "DSN",        "BINARYMIME"};
+// are podgate's own business and never copied; CHUNKING (and BINARYMIME,
+// which needs it) is left out because a BDAT refused before AUTH would leave
+// its chunk to be read as commands.
+const std::set<std::string> kPassedOn = {"SIZE",     "8BITMIME", "PIPELINING",
+                                         "SMTPUTF8", "DSN",      "ENHANCEDSTATUSCODES"};
 
 std::string keyword_of(const std::string& extension) {
   return extension.substr(0, extension.find(' '));

@@ -36,6 +36,7 @@ struct Worker {
   // The pods' common SMTP extensions, for podgate's EHLO answer (see
   // SmtpExtensionProbe); what podgate itself guarantees until a probe answers.
   std::vector<std::string> smtp_extensions = fallback_extensions();
+  unsigned smtp_probe_generation = 0;
   bool stopping = false;
 
   std::string next_session_id();

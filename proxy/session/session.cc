@@ -106,7 +106,9 @@ void Session::pause_client_input() {
 }
 
 void Session::resume_client_input() {
-  if (state_ == State::PreAuth) client_->start_reading();
+  // A client that sends commands without reading the answers waits until
+  // they drained: answers must not pile up in memory (EHLO multiplies input).
+  if (state_ == State::PreAuth && !client_->congested()) client_->start_reading();
 }
 
 void Session::start_tls() {
@@ -137,6 +139,7 @@ void Session::on_stream_data(core::Stream& stream, std::string_view bytes) {
     // Outside PreAuth the protocol only buffers: reading is paused, and
     // bytes that raced the pause wait for the login's outcome.
     on_client_input(bytes);
+    if (state_ == State::PreAuth && client_->congested()) client_->stop_reading();
   }
 }
 
@@ -157,6 +160,10 @@ void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
   if (state_ == State::BackendLogin) {
     spdlog::warn("session {}: pod server {} closed during login ({})", record_.session,
                  record_.backend, core::to_string(why));
+    if (backend_greeting_ns_ == 0) {
+      connect_next_server();  // it never greeted: as good as refused
+      return;
+    }
     login_failed(LoginFailure::Unavailable);
   } else if (state_ == State::Relay) {
     if (client_finished_) {
@@ -193,6 +200,10 @@ void Session::on_stream_tls_ready(core::Stream& stream) {
 }
 
 void Session::on_stream_drained(core::Stream& stream) {
+  if (state_ == State::PreAuth && &stream == client_.get()) {
+    resume_client_input();
+    return;
+  }
   if (state_ != State::Relay) return;
   // The congested side caught up: resume reading the side that feeds it.
   if (&stream == client_.get() && backend_) backend_->start_reading();

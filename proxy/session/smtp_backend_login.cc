@@ -93,14 +93,10 @@ BackendLogin::Verdict SmtpBackendLogin::on_reply(int code, const std::vector<std
       if (step_ == Step::Ehlo) return after_ehlo();
       return send_auth();
     case Step::AuthPlain:
-    case Step::AuthPassword:
       return auth_answer(code);
-    case Step::AuthUser:
+    case Step::AuthLogin:
       if (code != 334) return auth_answer(code);
-      output_ += sasl::base64_encode(password_) + "\r\n";
-      std::fill(password_.begin(), password_.end(), '\0');
-      step_ = Step::AuthPassword;
-      return Verdict::Pending;
+      return answer_login_prompt(lines.empty() ? "" : lines.front());
     case Step::Done:
       break;
   }
@@ -108,8 +104,12 @@ BackendLogin::Verdict SmtpBackendLogin::on_reply(int code, const std::vector<std
 }
 
 BackendLogin::Verdict SmtpBackendLogin::after_ehlo() {
+  if (!offered("AUTH")) return unavailable("pod offers no AUTH after EHLO");
   if (offered("XCLIENT") && plain_xtext(client_.ip)) {
-    output_ += "XCLIENT ADDR=" + client_.ip + " PORT=" + std::to_string(client_.port) +
+    // Postfix's XCLIENT wants IPv6 addresses tagged (RFC 5321 address literal style).
+    std::string address =
+        client_.ip.find(':') == std::string::npos ? client_.ip : "IPV6:" + client_.ip;
+    output_ += "XCLIENT ADDR=" + address + " PORT=" + std::to_string(client_.port) +
                " HELO=" + ehlo_name_ + "\r\n";
     step_ = Step::Xclient;
     return Verdict::Pending;
@@ -124,8 +124,23 @@ BackendLogin::Verdict SmtpBackendLogin::send_auth() {
     std::fill(password_.begin(), password_.end(), '\0');
     step_ = Step::AuthPlain;
   } else {
-    output_ += "AUTH LOGIN " + sasl::base64_encode(user_) + "\r\n";
-    step_ = Step::AuthUser;
+    output_ += "AUTH LOGIN\r\n";
+    step_ = Step::AuthLogin;
+  }
+  return Verdict::Pending;
+}
+
+// Each prompt is answered by what it asks for, so a pod that prompts in
+// another order never receives the password as a user name.
+BackendLogin::Verdict SmtpBackendLogin::answer_login_prompt(std::string_view challenge) {
+  std::string prompt = upper(sasl::base64_decode(challenge).value_or(""));
+  if (prompt.find("PASSWORD") != std::string::npos) {
+    output_ += sasl::base64_encode(password_) + "\r\n";
+    std::fill(password_.begin(), password_.end(), '\0');
+  } else if (prompt.find("USER") != std::string::npos) {
+    output_ += sasl::base64_encode(user_) + "\r\n";
+  } else {
+    return unavailable("pod sent an unknown AUTH LOGIN prompt");
   }
   return Verdict::Pending;
 }
@@ -133,7 +148,10 @@ BackendLogin::Verdict SmtpBackendLogin::send_auth() {
 BackendLogin::Verdict SmtpBackendLogin::auth_answer(int code) {
   step_ = Step::Done;
   if (code == 235) return Verdict::LoggedIn;
-  if (code == 535 || code == 534 || code == 530 || code == 501) return Verdict::AuthFailed;
+  // Only these say the credentials are wrong; anything else (530 "STARTTLS
+  // first", 501 syntax, 454...) is the pod's or podgate's problem, and must
+  // not look like a wrong password to the user.
+  if (code == 535 || code == 534) return Verdict::AuthFailed;
   return unavailable("pod answered AUTH with " + std::to_string(code));
 }
 

@@ -5,7 +5,7 @@
 //   podgate: EHLO <the client's own EHLO name>
 //   podgate: XCLIENT ADDR=<ip> PORT=<port> HELO=<name>   (when offered; the pod
 //            then greets again, and gets EHLO again)
-//   podgate: AUTH PLAIN <base64>, or AUTH LOGIN with two 334 rounds (per pod)
+//   podgate: AUTH PLAIN <base64>, or AUTH LOGIN answering its 334 prompts (per pod)
 //   pod:     235 2.7.0 Authentication successful
 #pragma once
 
@@ -35,13 +35,14 @@ class SmtpBackendLogin final : public BackendLogin {
   const std::vector<std::string>& extensions() const { return extensions_; }
 
  private:
-  enum class Step { Greeting, Ehlo, Xclient, EhloAgain, AuthPlain, AuthUser, AuthPassword, Done };
+  enum class Step { Greeting, Ehlo, Xclient, EhloAgain, AuthPlain, AuthLogin, Done };
 
   // One complete reply: code and the text of every line.
   Verdict on_reply(int code, const std::vector<std::string>& lines);
   Verdict after_ehlo();
   Verdict send_auth();
   Verdict auth_answer(int code);
+  Verdict answer_login_prompt(std::string_view challenge);
   Verdict unavailable(std::string problem);
   bool offered(std::string_view keyword) const;
 

@@ -32,6 +32,14 @@ WRONG = podlib.WRONG_PASSWORDS[0]
 LISTENERS = [{"protocol": "smtp", "tls": "starttls"}, {"protocol": "smtp", "tls": "implicit"}]
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 class SmtpClient:
     """Line-level SMTP client (replies as (code, [lines]))."""
 
@@ -296,6 +304,24 @@ class SmtpTest(podlib.WorldTestCase):
         self.assertEqual(c.command("NOOP")[0], 250)
         self.assertFalse(c.closed(timeout=0.5))
         self.assertEqual(c.stray, [], "answers to the injected commands")
+
+    def test_a_client_that_never_reads_its_answers_is_held_back(self):
+        # EHLO answers are ten times longer than EHLO: a client that writes
+        # commands and never reads must not make podgate buffer the answers.
+        c = self.client()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        before = rss_kb(self.pg.proc.pid)
+        chunk = b"EHLO client.test\r\n" * 4096
+        c.sock.settimeout(3)
+        sent = 0
+        try:
+            while sent < 64 * 1024 * 1024:
+                sent += c.sock.send(chunk)
+        except socket.timeout:
+            pass
+        grown = rss_kb(self.pg.proc.pid) - before
+        self.assertLess(sent, 64 * 1024 * 1024, "podgate kept reading a client that never reads")
+        self.assertLess(grown, 8 * 1024, "podgate grew by %d KB for one silent reader" % grown)
 
     def test_zz_no_secrets_logged(self):
         secrets = set()

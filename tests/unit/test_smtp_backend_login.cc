@@ -48,7 +48,7 @@ TEST_CASE("AUTH LOGIN is used where the directory asks for it", "[smtp_login]") 
   auto login = make_login(Mechanism::Login);
   std::string transcript = std::string("220 pod\r\n") +
                            "250-pod\r\n250 AUTH LOGIN\r\n" +  // no XCLIENT offered
-                           "334 UGFzc3dvcmQ6\r\n";
+                           "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n";
   Verdict verdict = Verdict::Pending;
   std::string sent;
   for (char c : transcript) {  // byte by byte: replies may arrive split anywhere
@@ -56,10 +56,21 @@ TEST_CASE("AUTH LOGIN is used where the directory asks for it", "[smtp_login]") 
     sent += login.take_output();
   }
   CHECK(verdict == Verdict::Pending);
-  CHECK(sent == "EHLO client.example.net\r\nAUTH LOGIN " +
+  CHECK(sent == "EHLO client.example.net\r\nAUTH LOGIN\r\n" +
                     sasl::base64_encode("alice@example.com") + "\r\n" +
                     sasl::base64_encode("pass word") + "\r\n");
   CHECK(login.feed("235 2.7.0 Authentication successful\r\n") == Verdict::LoggedIn);
+}
+
+TEST_CASE("AUTH LOGIN answers each prompt by what it asks for", "[smtp_login]") {
+  auto login = make_login(Mechanism::Login);
+  login.feed("220 pod\r\n250-pod\r\n250 AUTH LOGIN\r\n");
+  login.take_output();
+  login.feed("334 UGFzc3dvcmQ6\r\n");  // asks for the password first
+  CHECK(login.take_output() == sasl::base64_encode("pass word") + "\r\n");
+  auto odd = make_login(Mechanism::Login);
+  odd.feed("220 pod\r\n250-pod\r\n250 AUTH LOGIN\r\n");
+  CHECK(odd.feed("334 " + sasl::base64_encode("Your token?") + "\r\n") == Verdict::Unavailable);
 }
 
 TEST_CASE("SMTP reply codes pick the failure", "[smtp_login]") {
@@ -71,6 +82,11 @@ TEST_CASE("SMTP reply codes pick the failure", "[smtp_login]") {
   CHECK(answer("535 5.7.8 Error: authentication failed\r\n") == Verdict::AuthFailed);
   CHECK(answer("454 4.7.0 Temporary authentication failure\r\n") == Verdict::Unavailable);
   CHECK(answer("421 4.3.2 Shutting down\r\n") == Verdict::Unavailable);
+  // A pod that wants TLS first, or dislikes our syntax, is not a wrong password.
+  CHECK(answer("530 5.7.0 Must issue a STARTTLS command first\r\n") == Verdict::Unavailable);
+  CHECK(answer("501 5.5.2 Syntax error\r\n") == Verdict::Unavailable);
+  auto no_auth = make_login();
+  CHECK(no_auth.feed("220 pod\r\n250-pod\r\n250 PIPELINING\r\n") == Verdict::Unavailable);
 
   auto busy = make_login();
   CHECK(busy.feed("554 5.3.2 No service here\r\n") == Verdict::Unavailable);

@@ -274,7 +274,8 @@ TEST_CASE("SMTP parser: SMTP parser: EHLO and HELO take a domain or an address l
   check_command(events[4], CommandKind::Ehlo, "EHLO", longest);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: verbs are case-insensitive, arguments keep their case", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: verbs are case-insensitive, arguments keep their case",
+          "[smtp]") {
   const auto events = events_everywhere(
       "ehlo Client.Example\r\nmail from:<Alice@Example.org>\r\nRcpt To:<Bob@X>\r\ndata\r\n"
       "StartTls\r\nauth plain =\r\nnoop\r\nrset\r\nbdat 10 last\r\nquit\r\nhelo X\r\n");
@@ -320,7 +321,8 @@ TEST_CASE("SMTP parser: SMTP parser: MAIL and RCPT keep paths and parameters as 
   check_command(events[6], CommandKind::Rcpt, "RCPT", "TO:<\"a b\"@c>");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: MAIL needs FROM: and RCPT needs TO:, each with a path", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: MAIL needs FROM: and RCPT needs TO:, each with a path",
+          "[smtp]") {
   const std::string bad_command =
       GENERATE(as<std::string>{}, "MAIL\r\n", "MAIL \r\n", "MAIL <a@b>\r\n", "MAIL TO:<a@b>\r\n",
                "MAIL FROM:\r\n", "MAIL FROM <a@b>\r\n", "MAIL  FROM:<a@b>\r\n",
@@ -329,7 +331,8 @@ TEST_CASE("SMTP parser: SMTP parser: MAIL needs FROM: and RCPT needs TO:, each w
   check_bad_then_noop(bad_command);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: EHLO and HELO need exactly one printable ASCII name", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: EHLO and HELO need exactly one printable ASCII name",
+          "[smtp]") {
   const std::string bad_command = GENERATE(
       as<std::string>{}, "EHLO\r\n", "EHLO \r\n", "EHLO a b\r\n", "EHLO  a\r\n", "EHLO a \r\n",
       "HELO\r\n", "HELO \r\n", "HELO a b\r\n", "EHLO a\tb\r\n", "EHLO a\x7f\r\n", "EHLO a\x1b\r\n",
@@ -367,7 +370,8 @@ TEST_CASE("SMTP parser: SMTP parser: malformed BDAT", "[smtp]") {
   check_bad_then_noop(bad_command);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: pipelined EHLO, AUTH, MAIL, RCPT and DATA in one buffer", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: pipelined EHLO, AUTH, MAIL, RCPT and DATA in one buffer",
+          "[smtp]") {
   const auto events =
       events_everywhere("EHLO client.example.org\r\nAUTH PLAIN " + std::string(kPlainAlice) +
                         "\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
@@ -380,8 +384,9 @@ TEST_CASE("SMTP parser: SMTP parser: pipelined EHLO, AUTH, MAIL, RCPT and DATA i
   check_command(events[4], CommandKind::Data, "DATA");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: AUTH PLAIN without initial response reads the next line as SASL",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: AUTH PLAIN without initial response reads the next line as SASL",
+    "[smtp]") {
   const auto events =
       events_everywhere("AUTH PLAIN\r\n" + std::string(kPlainAlice) + "\r\nAUTH plain\r\n" +
                         kPlainJuergen + "\r\nAUTH PLAIN\r\n*\r\nNOOP\r\n");
@@ -397,7 +402,8 @@ TEST_CASE("SMTP parser: SMTP parser: AUTH PLAIN without initial response reads t
   check_command(events[6], CommandKind::Noop, "NOOP");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: AUTH PLAIN with an initial response returns it as sent", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: AUTH PLAIN with an initial response returns it as sent",
+          "[smtp]") {
   const auto events =
       events_everywhere("AUTH PLAIN " + std::string(kPlainAlice) + "\r\nauth Plain " +
                         kPlainJuergen + "\r\nAUTH PLAIN =\r\nNOOP\r\n");
@@ -411,8 +417,10 @@ TEST_CASE("SMTP parser: SMTP parser: AUTH PLAIN with an initial response returns
   check_command(events[3], CommandKind::Noop, "NOOP");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: AUTH LOGIN in two steps, with or without initial response, or cancelled",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: AUTH LOGIN in two steps, with or without initial response, or "
+    "cancelled",
+    "[smtp]") {
   const auto events = events_everywhere(
       "AUTH LOGIN\r\ndXNlcg==\r\ncGEgc3M=\r\n"
       "AUTH LOGIN dXNlcg==\r\ncGEgc3M=\r\n"
@@ -436,8 +444,9 @@ TEST_CASE("SMTP parser: SMTP parser: AUTH LOGIN in two steps, with or without in
   check_command(events[10], CommandKind::Noop, "NOOP");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: a SASL line is never parsed as a command and comes back as sent",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: a SASL line is never parsed as a command and comes back as sent",
+    "[smtp]") {
   const auto events = events_everywhere(
       "AUTH PLAIN\r\nQUIT\r\n"
       "AUTH PLAIN\r\nMAIL FROM:<a@b>\r\n"
@@ -483,7 +492,8 @@ TEST_CASE("SMTP parser: SMTP parser: malformed AUTH", "[smtp]") {
   check_bad_then_noop(bad_command);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: NUL anywhere in a command line, or a stray CR, is bad syntax", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: NUL anywhere in a command line, or a stray CR, is bad syntax",
+          "[smtp]") {
   const std::string bad_command =
       GENERATE(as<std::string>{}, "NOOP\0\r\n"s, "\0NOOP\r\n"s, "EHLO a\0b\r\n"s,
                "MAIL FROM:<a\0@b>\r\n"s, "AUTH PLAIN AA==\0\r\n"s, "VRFY x\0\r\n"s, "\0\r\n"s,
@@ -491,7 +501,8 @@ TEST_CASE("SMTP parser: SMTP parser: NUL anywhere in a command line, or a stray 
   check_bad_then_noop(bad_command);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: unknown verbs keep their upper-cased name and arguments", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: unknown verbs keep their upper-cased name and arguments",
+          "[smtp]") {
   const auto events = events_everywhere(
       "VRFY postmaster\r\nexpn list\r\nHELP\r\nXCLIENT ADDR=192.0.2.1\r\nETRN  x \r\nX\r\n"
       "LHLO client\r\nX-Ext2 a\tb\r\nTURN \r\n");
@@ -563,7 +574,8 @@ TEST_CASE("SMTP parser: SMTP parser: a line of exactly the limit is accepted", "
   check_command(events[3], CommandKind::Noop, "NOOP");
 }
 
-TEST_CASE("SMTP parser: SMTP parser: the default limit takes a 4096-byte AUTH line, LF included", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: the default limit takes a 4096-byte AUTH line, LF included",
+          "[smtp]") {
   const std::string prefix = "AUTH PLAIN ";
   const std::string initial_response = repeated('A', 4096 - prefix.size() - 2);
   const std::string line = prefix + initial_response + "\r\n";
@@ -578,7 +590,8 @@ TEST_CASE("SMTP parser: SMTP parser: the default limit takes a 4096-byte AUTH li
   check_error(too_long[0], ErrorKind::LineTooLong);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: a line over the limit is fatal, with or without its LF", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: a line over the limit is fatal, with or without its LF",
+          "[smtp]") {
   Options small;
   small.max_line_bytes = 16;
   const std::string too_long = "EHLO " + repeated('d', 11);  // 17 bytes with a bare LF
@@ -641,7 +654,8 @@ TEST_CASE("SMTP parser: SMTP parser: an incomplete command waits for more", "[sm
   CHECK(parser.buffered_bytes() == 0);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: discard_buffered after STARTTLS drops a pipelined AUTH", "[smtp]") {
+TEST_CASE("SMTP parser: SMTP parser: discard_buffered after STARTTLS drops a pipelined AUTH",
+          "[smtp]") {
   Parser parser;
   parser.feed("STARTTLS\r\nAUTH PLAIN xyz\r\n");
   check_command(parser.next(), CommandKind::StartTls, "STARTTLS");
@@ -655,8 +669,9 @@ TEST_CASE("SMTP parser: SMTP parser: discard_buffered after STARTTLS drops a pip
   CHECK(parser.next().type == Type::NeedMore);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: after STARTTLS no pipelined plaintext runs, however it was split",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: after STARTTLS no pipelined plaintext runs, however it was split",
+    "[smtp]") {
   Options tls;
   tls.tls_at_starttls = true;
   const Outcome outcome = parse_everywhere(
@@ -678,8 +693,9 @@ TEST_CASE("SMTP parser: SMTP parser: discard_buffered also drops a line half rea
   CHECK(parser.next().type == Type::NeedMore);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: take_unparsed after AUTH hands the pipelined transaction to the pod",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: take_unparsed after AUTH hands the pipelined transaction to the pod",
+    "[smtp]") {
   Options login;
   login.hand_over_at_login = true;
   const std::string transaction = "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
@@ -711,8 +727,9 @@ TEST_CASE("SMTP parser: SMTP parser: take_unparsed after AUTH hands the pipeline
   CHECK(two_steps.forwarded == transaction);
 }
 
-TEST_CASE("SMTP parser: SMTP parser: take_unparsed passes anything on untouched, long lines and NULs too",
-          "[smtp]") {
+TEST_CASE(
+    "SMTP parser: SMTP parser: take_unparsed passes anything on untouched, long lines and NULs too",
+    "[smtp]") {
   Options login;
   login.hand_over_at_login = true;
   login.max_line_bytes = 64;
