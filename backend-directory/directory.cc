@@ -25,6 +25,16 @@ void require_object(const json& value, const std::string& where) {
 
 }  // namespace
 
+std::string json_error_text(const std::exception& error) {
+  // nlohmann's messages start with "[json.exception.parse_error.101] ".
+  std::string_view text = error.what();
+  if (!text.empty() && text.front() == '[') {
+    if (std::size_t end = text.find("] "); end != std::string_view::npos)
+      text.remove_prefix(end + 2);
+  }
+  return std::string(text);
+}
+
 const char* to_string(Protocol protocol) {
   switch (protocol) {
     case Protocol::Imap:
@@ -47,9 +57,13 @@ std::optional<Protocol> protocol_from_string(std::string_view text) {
 std::shared_ptr<const Directory> Directory::load_file(const std::string& path) {
   std::ifstream file(path);
   if (!file) throw DirectoryError("cannot open directory file " + path);
-  json document = json::parse(file, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded())
-    throw DirectoryError("directory file " + path + " is not valid JSON");
+  json document;
+  try {
+    document = json::parse(file);
+  } catch (const json::parse_error& error) {
+    throw DirectoryError("directory file " + path +
+                         " is not valid JSON: " + json_error_text(error));
+  }
   try {
     return from_json(document);
   } catch (const DirectoryError& error) {
@@ -85,9 +99,19 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
         pod.smtp_auth = servers.get<std::string>();
         continue;
       }
+      if (key == "backend_tls") {
+        if (servers != "none") {
+          throw DirectoryError(where + ": backend_tls: only \"none\" is supported, not " +
+                               servers.dump());
+        }
+        pod.backend_tls = servers.get<std::string>();
+        continue;
+      }
       auto protocol = protocol_from_string(key);
       if (!protocol) throw DirectoryError(where + ": unknown key \"" + key + "\"");
-      if (!servers.is_array()) throw DirectoryError(where + ": \"" + key + "\" must be a list");
+      if (!servers.is_array()) {
+        throw DirectoryError(where + ": \"" + key + "\" must be a list of \"ip:port\" strings");
+      }
       for (const json& server : servers) {
         auto address = server.is_string() ? core::parse_socket_address(server.get<std::string>())
                                           : std::nullopt;
@@ -137,6 +161,7 @@ Route Directory::route_for(const Assignment& assignment, Protocol protocol) cons
   route.pod = assignment.pod;
   const Pod& pod = pods_.at(assignment.pod);
   route.smtp_auth = pod.smtp_auth;
+  route.backend_tls = pod.backend_tls;
   if (auto servers = pod.servers.find(protocol); servers != pod.servers.end()) {
     route.servers = servers->second;
   }
@@ -158,6 +183,16 @@ std::vector<Server> Directory::all_servers(Protocol protocol) const {
     }
   }
   return servers;
+}
+
+std::vector<PodServer> Directory::pod_servers() const {
+  std::vector<PodServer> result;
+  for (const auto& [name, pod] : pods_) {
+    for (const auto& [protocol, servers] : pod.servers) {
+      for (const Server& server : servers) result.push_back(PodServer{name, protocol, server});
+    }
+  }
+  return result;
 }
 
 std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {

@@ -26,6 +26,9 @@ class DirectoryError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An nlohmann::json exception's message without its "[json.exception...] " tag.
+std::string json_error_text(const std::exception& error);
+
 struct Server {
   std::string text;  // as written in the directory, for logs
   core::SocketAddress address;
@@ -38,6 +41,15 @@ struct Route {
   bool protocol_enabled = true;
   // How podgate logs in to the pod's SMTP servers: "plain" or "login".
   std::string smtp_auth = "plain";
+  // TLS from podgate to the pod's servers; only "none" until podgate has it.
+  std::string backend_tls = "none";
+};
+
+// One server of one pod for one protocol (a server may serve several pods).
+struct PodServer {
+  std::string pod;
+  Protocol protocol;
+  Server server;
 };
 
 class Directory {
@@ -55,11 +67,14 @@ class Directory {
 
   // Every server of every pod for the protocol, each once, for probes.
   std::vector<Server> all_servers(Protocol protocol) const;
+  // Every (pod, protocol, server) triple, pods in name order, for health gauges.
+  std::vector<PodServer> pod_servers() const;
 
  private:
   struct Pod {
     std::map<Protocol, std::vector<Server>> servers;
     std::string smtp_auth = "plain";
+    std::string backend_tls = "none";
   };
   struct Assignment {
     std::string pod;

@@ -45,6 +45,7 @@ std::string to_json_line(const SessionRecord& record) {
       {"client", record.client},
       {"user", optional_text(record.user)},
       {"pod", optional_text(record.pod)},
+      {"directory", optional_text(record.directory)},
       {"backend", optional_text(record.backend)},
       {"tls", record.tls},
       {"result", record.result},

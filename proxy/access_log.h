@@ -27,6 +27,7 @@ struct SessionRecord {
   std::string client;
   std::string user;
   std::string pod;
+  std::string directory;  // where the route came from: file, cache, stale, directory, auth_http
   std::string backend;
   std::string tls = "none";
   std::string result = "no_login";  // ok, auth_failed, disabled, unavailable, no_login

@@ -1,10 +1,13 @@
 #include "proxy/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "core/http/http_message.h"
 
 namespace podgate::proxy {
 
@@ -69,6 +72,51 @@ ListenerConfig read_listener(const json& entry, const std::string& where) {
   return listener;
 }
 
+void check_http_url(const std::string& url, const std::string& where) {
+  try {
+    core::http::parse_url(url);
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError(where + ": " + error.what());
+  }
+}
+
+DirectoryConfig read_directory(const json& section, const std::filesystem::path& base) {
+  only_keys(section, "directory",
+            {"file", "url", "auth_http", "timeout_ms", "max_connections", "negative_ttl_seconds",
+             "stale_seconds", "cache_entries"});
+  DirectoryConfig directory;
+  int sources = section.contains("file") + section.contains("url") + section.contains("auth_http");
+  if (sources != 1) {
+    throw ConfigError("directory: give exactly one of \"file\", \"url\" or \"auth_http\"");
+  }
+  if (section.contains("file")) {
+    directory.source = DirectorySource::File;
+    directory.file = resolve(base, string_at(section, "file", "directory"));
+  } else if (section.contains("url")) {
+    directory.source = DirectorySource::Http;
+    const json& urls = section["url"];
+    if (urls.is_string()) {
+      directory.urls.push_back(urls.get<std::string>());
+    } else if (urls.is_array() && !urls.empty() &&
+               std::all_of(urls.begin(), urls.end(), [](const json& u) { return u.is_string(); })) {
+      for (const auto& url : urls) directory.urls.push_back(url.get<std::string>());
+    } else {
+      throw ConfigError("directory: \"url\" must be a URL or a non-empty list of URLs");
+    }
+    for (const auto& url : directory.urls) check_http_url(url, "directory: \"url\"");
+  } else {
+    directory.source = DirectorySource::AuthHttp;
+    directory.auth_http = string_at(section, "auth_http", "directory");
+    check_http_url(directory.auth_http, "directory: \"auth_http\"");
+  }
+  read_number(section, "timeout_ms", "directory", directory.timeout_ms);
+  read_number(section, "max_connections", "directory", directory.max_connections);
+  read_number(section, "negative_ttl_seconds", "directory", directory.negative_ttl_seconds, 0);
+  read_number(section, "stale_seconds", "directory", directory.stale_seconds, 0);
+  read_number(section, "cache_entries", "directory", directory.cache_entries, 0);
+  return directory;
+}
+
 }  // namespace
 
 Config load_config(const std::string& path) {
@@ -105,13 +153,17 @@ Config load_config(const std::string& path) {
   config.certificate = resolve(base, string_at(tls, "certificate", "tls"));
   config.private_key = resolve(base, string_at(tls, "private_key", "tls"));
 
-  const json& directory = section("directory", missing);
-  only_keys(directory, "directory", {"file"});
-  config.directory_file = resolve(base, string_at(directory, "file", "directory"));
+  config.directory = read_directory(section("directory", missing), base);
 
   if (const json& admin = section("admin", missing); !admin.is_null()) {
     only_keys(admin, "admin", {"listen"});
     config.admin_listen = string_at(admin, "listen", "admin");
+    auto address = core::parse_socket_address(config.admin_listen);
+    if (!address) {
+      throw ConfigError("admin: \"listen\" must be \"ip:port\", got \"" + config.admin_listen +
+                        "\"");
+    }
+    config.admin_address = *address;
   }
 
   if (document.contains("access_log")) {

@@ -49,13 +49,35 @@ struct Limits {
   std::uint32_t max_invalid_commands = 5;
 };
 
+// Exactly one source: "file", "url" (podgate-directory servers) or
+// "auth_http" (an nginx mail auth service).
+enum class DirectorySource { File, Http, AuthHttp };
+
+struct DirectoryConfig {
+  DirectorySource source = DirectorySource::File;
+  std::string file;
+  std::vector<std::string> urls;  // tried in order; the last one that answered first
+  std::string auth_http;
+  // Per HTTP request, connect included; the next URL is tried after it.
+  std::uint32_t timeout_ms = 1000;
+  std::uint32_t max_connections = 8;  // per URL
+  // "unknown user" answers are remembered this long (found routes: the TTL
+  // of the answer).
+  std::uint32_t negative_ttl_seconds = 5;
+  // How long after its TTL a found route may still be served while no
+  // directory URL answers.
+  std::uint32_t stale_seconds = 86400;
+  std::uint32_t cache_entries = 100000;
+};
+
 struct Config {
   std::vector<ListenerConfig> listeners;
   std::string certificate;
   std::string private_key;
-  std::string directory_file;
+  DirectoryConfig directory;
   std::string access_log = "-";  // "-" is standard output
-  std::string admin_listen;      // accepted for forward compatibility; not served yet
+  std::string admin_listen;      // "" when there is no admin API
+  core::SocketAddress admin_address;
   Timeouts timeouts;
   Limits limits;
 };

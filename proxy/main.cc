@@ -1,6 +1,6 @@
 // podgate: the authenticating front door. Loads the configuration, the
 // directory and the certificate, opens the listeners and runs the loop until
-// SIGTERM/SIGINT. SIGHUP reloads the directory file.
+// SIGTERM/SIGINT. SIGHUP reloads the directory file (embedded directory).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
@@ -17,6 +17,12 @@
 #include "core/tls_context.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
+#include "core/http/http_server.h"
+#include "core/metrics.h"
+#include "proxy/admin_api.h"
+#include "proxy/directory/auth_http_directory.h"
+#include "proxy/directory/embedded_directory.h"
+#include "proxy/directory/http_directory.h"
 #include "proxy/listener.h"
 #include "proxy/smtp_extension_probe.h"
 #include "proxy/worker.h"
@@ -28,6 +34,10 @@ using namespace podgate;
 struct Runtime {
   proxy::Config config;
   proxy::Worker worker;
+  core::metrics::Registry metrics;
+  std::unique_ptr<proxy::DirectoryClient> directory;
+  std::unique_ptr<proxy::AdminApi> admin_api;
+  std::unique_ptr<core::http::Server> admin_server;
   std::vector<std::unique_ptr<proxy::Listener>> listeners;
   uv_signal_t stop_signals[2];
   uv_signal_t reload_signal;
@@ -41,6 +51,8 @@ void stop(Runtime& runtime) {
   // shut_down() may free the session: iterate over a copy.
   auto sessions = runtime.worker.sessions;
   for (auto* session : sessions) session->shut_down();
+  runtime.directory->close();
+  if (runtime.admin_server) runtime.admin_server->close();
   for (auto& handle : runtime.stop_signals)
     uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
@@ -53,8 +65,14 @@ void learn_smtp_extensions(Runtime& runtime) {
       std::any_of(runtime.config.listeners.begin(), runtime.config.listeners.end(),
                   [](const auto& l) { return l.protocol == directory::Protocol::Smtp; });
   if (!serves_smtp) return;
+  auto servers = runtime.directory->known_servers(directory::Protocol::Smtp);
+  if (servers.empty()) {
+    spdlog::info("the directory lists no SMTP servers to probe; offering {}",
+                 fmt::join(runtime.worker.smtp_extensions, " "));
+    return;
+  }
   proxy::SmtpExtensionProbe::run(
-      runtime.worker.loop, runtime.worker.directory->all_servers(directory::Protocol::Smtp),
+      runtime.worker.loop, servers,
       [&worker = runtime.worker, generation = ++runtime.worker.smtp_probe_generation](
           std::vector<std::vector<std::string>> answers) {
         // A reload while this probe ran: the newer probe's answer counts.
@@ -71,14 +89,41 @@ void learn_smtp_extensions(Runtime& runtime) {
 }
 
 void reload_directory(Runtime& runtime) {
-  try {
-    runtime.worker.directory = directory::Directory::load_file(runtime.config.directory_file);
-    learn_smtp_extensions(runtime);
-    spdlog::info("directory reloaded: {} users, {} pods", runtime.worker.directory->user_count(),
-                 runtime.worker.directory->pod_count());
-  } catch (const std::exception& error) {
-    spdlog::error("directory reload failed, keeping the previous one: {}", error.what());
+  runtime.directory->reload();
+  learn_smtp_extensions(runtime);
+}
+
+std::unique_ptr<proxy::DirectoryClient> make_directory(const proxy::DirectoryConfig& config,
+                                                       uv_loop_t* loop,
+                                                       core::metrics::Registry& metrics) {
+  switch (config.source) {
+    case proxy::DirectorySource::File:
+      return std::make_unique<proxy::EmbeddedDirectory>(config.file);
+    case proxy::DirectorySource::Http:
+      return std::make_unique<proxy::HttpDirectory>(loop, config, metrics);
+    case proxy::DirectorySource::AuthHttp:
+      return std::make_unique<proxy::AuthHttpDirectory>(loop, config, metrics);
   }
+  return nullptr;
+}
+
+std::string describe(const proxy::DirectoryConfig& config) {
+  switch (config.source) {
+    case proxy::DirectorySource::File:
+      return "file " + config.file;
+    case proxy::DirectorySource::Http:
+      return fmt::format("podgate-directory at {}", fmt::join(config.urls, ", "));
+    case proxy::DirectorySource::AuthHttp:
+      return "auth_http " + config.auth_http;
+  }
+  return "";
+}
+
+void register_metrics(Runtime& runtime) {
+  runtime.metrics.gauge_callback("podgate_sessions_active", "Client connections open now", "",
+                                 [&worker = runtime.worker] {
+                                   return static_cast<double>(worker.sessions.size());
+                                 });
 }
 
 }  // namespace
@@ -99,14 +144,23 @@ int main(int argc, char** argv) {
   std::unique_ptr<proxy::AccessLog> access_log;
   try {
     runtime.config = proxy::load_config(config_path);
-    runtime.worker.directory = directory::Directory::load_file(runtime.config.directory_file);
+    std::unique_ptr<proxy::EmbeddedDirectory> file_directory;
+    if (runtime.config.directory.source == proxy::DirectorySource::File) {
+      file_directory = std::make_unique<proxy::EmbeddedDirectory>(runtime.config.directory.file);
+    }
     server_tls = core::make_server_context(runtime.config.certificate, runtime.config.private_key);
     if (check_only) {
-      std::printf("configuration OK: %zu listeners, %zu users, %zu pods\n",
-                  runtime.config.listeners.size(), runtime.worker.directory->user_count(),
-                  runtime.worker.directory->pod_count());
+      if (file_directory) {
+        std::printf("configuration OK: %zu listeners, %zu users, %zu pods\n",
+                    runtime.config.listeners.size(), file_directory->snapshot().user_count(),
+                    file_directory->snapshot().pod_count());
+      } else {
+        std::printf("configuration OK: %zu listeners, directory: %s\n",
+                    runtime.config.listeners.size(), describe(runtime.config.directory).c_str());
+      }
       return 0;
     }
+    if (file_directory) runtime.directory = std::move(file_directory);
     access_log = std::make_unique<proxy::AccessLog>(runtime.config.access_log);
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
@@ -119,6 +173,12 @@ int main(int argc, char** argv) {
   runtime.worker.config = &runtime.config;
   runtime.worker.server_tls = server_tls.get();
   runtime.worker.access_log = access_log.get();
+  runtime.worker.metrics = &runtime.metrics;
+  if (!runtime.directory) {
+    runtime.directory = make_directory(runtime.config.directory, loop, runtime.metrics);
+  }
+  runtime.worker.directory = runtime.directory.get();
+  register_metrics(runtime);
 
   for (const auto& listener_config : runtime.config.listeners) {
     auto listener = std::make_unique<proxy::Listener>(runtime.worker, listener_config);
@@ -149,11 +209,20 @@ int main(int argc, char** argv) {
       SIGHUP);
 
   if (!runtime.config.admin_listen.empty()) {
-    spdlog::warn("\"admin\" is set but this build has no admin API; {} is not served",
-                 runtime.config.admin_listen);
+    runtime.admin_api = std::make_unique<proxy::AdminApi>(runtime.worker);
+    runtime.admin_server = std::make_unique<core::http::Server>(
+        loop, [api = runtime.admin_api.get()](const core::http::Request& request) {
+          return api->handle(request);
+        });
+    if (std::string problem = runtime.admin_server->listen(runtime.config.admin_address);
+        !problem.empty()) {
+      spdlog::error("admin API: {}", problem);
+      return 1;
+    }
+    spdlog::info("admin API on {}", runtime.config.admin_listen);
   }
   learn_smtp_extensions(runtime);
-  spdlog::info("podgate ready: {} users in the directory", runtime.worker.directory->user_count());
+  spdlog::info("podgate ready; directory: {}", describe(runtime.config.directory));
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   spdlog::info("stopped");

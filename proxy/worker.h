@@ -13,24 +13,47 @@
 #include <vector>
 
 #include "backend-directory/directory.h"
+#include "core/metrics.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/smtp_extension_probe.h"
 
 namespace podgate::proxy {
 
+// What the admin API shows of a session.
+struct SessionSummary {
+  std::string id;
+  std::string protocol;
+  std::string user;  // set once logged in
+  std::string pod;
+  std::string backend;
+  std::string client;
+  std::int64_t since_unix_ms = 0;  // accepted
+  bool logged_in = false;
+  std::uint64_t bytes_from_client = 0;
+  std::uint64_t bytes_to_client = 0;
+};
+
 class LiveSession {
  public:
   virtual ~LiveSession() = default;
   // The server is stopping: say goodbye in the session's protocol and close.
   virtual void shut_down() = 0;
+  // An administrator closes the session: a polite goodbye, then close.
+  virtual void kick() = 0;
+  virtual SessionSummary summary() const = 0;
+  // The user who gave credentials ("" before any).
+  virtual const std::string& user() const = 0;
 };
+
+class DirectoryClient;
 
 struct Worker {
   uv_loop_t* loop = nullptr;
   const Config* config = nullptr;
   SSL_CTX* server_tls = nullptr;
-  std::shared_ptr<const directory::Directory> directory;
+  DirectoryClient* directory = nullptr;
+  core::metrics::Registry* metrics = nullptr;
   AccessLog* access_log = nullptr;
   std::unordered_set<LiveSession*> sessions;
   // The pods' common SMTP extensions, for podgate's EHLO answer (see

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config openssl
   libuv1-dev android-libboringssl-dev libssl-dev nlohmann-json3-dev catch2
-  libspdlog-dev libcli11-dev
+  libspdlog-dev libcli11-dev node-llhttp
   python3 curl dovecot-imapd dovecot-pop3d dovecot-submissiond
   dovecot-lmtpd postfix swaks
   clang libclang-rt-14-dev

@@ -67,6 +67,10 @@ std::string ImapSession::pod_lost_goodbye() const {
   return "* BYE [UNAVAILABLE] Connection to the mail server was lost.\r\n";
 }
 
+std::string ImapSession::kicked_goodbye() const {
+  return "* BYE Session closed by the administrator; please log in again.\r\n";
+}
+
 void ImapSession::on_client_input(std::string_view bytes) {
   parser_.feed(bytes);
   if (in_preauth()) process_client_input();

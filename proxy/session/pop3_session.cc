@@ -55,6 +55,10 @@ std::string Pop3Session::pod_lost_goodbye() const {
   return "";
 }
 
+std::string Pop3Session::kicked_goodbye() const {
+  return "-ERR [SYS/TEMP] Session closed by the administrator; please log in again.\r\n";
+}
+
 void Pop3Session::on_client_input(std::string_view bytes) {
   parser_.feed(bytes);
   if (in_preauth()) process_client_input();

@@ -33,6 +33,7 @@ class Pop3Session final : public Session {
   std::string preauth_timeout_goodbye() const override;
   std::string shutdown_goodbye() const override;
   std::string pod_lost_goodbye() const override;
+  std::string kicked_goodbye() const override;
 
   void process_client_input();
   void handle_command(const pop3::Command& command);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace podgate::proxy {
@@ -44,6 +45,9 @@ Session::Session(Worker& worker, const ListenerConfig& listener)
             maybe_free();
           }) {
   accepted_ns_ = core::now_ns();
+  accepted_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   record_.session = worker.next_session_id();
   record_.protocol = directory::to_string(listener.protocol);
   record_.listener = listener.listen;
@@ -94,6 +98,7 @@ void Session::arm_preauth_deadline() {
 }
 
 void Session::send(std::string_view text) {
+  if (!text.empty()) last_to_client_ = text.back();
   if (client_) client_->write(text);
 }
 
@@ -234,21 +239,53 @@ void Session::start_login(std::string user, std::string password) {
     return;
   }
 
-  std::uint64_t lookup_start = core::now_ns();
-  route_ = worker_.directory->lookup(user, listener_.protocol);
-  record_.phases.directory = ms_since(lookup_start);
-  if (!route_) {
-    // Unknown users look exactly like wrong passwords.
-    login_failed(LoginFailure::AuthFailed);
-    return;
+  state_ = State::DirectoryLookup;
+  lookup_start_ns_ = core::now_ns();
+  LookupRequest request;
+  request.user = user;
+  request.password = password;
+  request.protocol = listener_.protocol;
+  request.client_ip = client_->peer().ip();
+  request.client_tls = client_->tls_active();
+  request.attempt = ++login_attempts_;
+  worker_.directory->lookup(
+      request, [this, alive = std::weak_ptr<char>(alive_), user = std::move(user),
+                password = std::move(password)](LookupResult result) mutable {
+        if (alive.expired() || state_ != State::DirectoryLookup) return;
+        on_lookup_done(std::move(result), std::move(user), std::move(password));
+      });
+}
+
+void Session::on_lookup_done(LookupResult result, std::string user, std::string password) {
+  record_.phases.directory = ms_since(lookup_start_ns_);
+  record_.directory = result.source;
+  switch (result.outcome) {
+    case LookupOutcome::Found:
+      break;
+    case LookupOutcome::UnknownUser:
+      // Unknown users look exactly like wrong passwords.
+      login_failed(LoginFailure::AuthFailed);
+      return;
+    case LookupOutcome::Refused:
+      refusal_wait_ms_ = result.wait_seconds * 1000;
+      refusal_smtp_code_ = result.smtp_error_code;
+      login_failed(LoginFailure::AuthFailed);
+      return;
+    case LookupOutcome::Unavailable:
+      spdlog::warn("session {}: no directory answer for the user", record_.session);
+      login_failed(LoginFailure::Unavailable);
+      return;
   }
+  route_ = std::move(result.route);
   record_.pod = route_->pod;
   if (route_->servers.empty()) {
-    spdlog::warn("session {}: pod {} has no {} server", record_.session, route_->pod,
+    spdlog::warn("session {}: pod {} has no {} server available", record_.session, route_->pod,
                  record_.protocol);
     login_failed(LoginFailure::Unavailable);
     return;
   }
+  if (result.backend_user) user = std::move(*result.backend_user);
+  if (result.backend_password) password = std::move(*result.backend_password);
   core::SocketAddress peer = client_->peer();
   core::SocketAddress local = client_->local();
   backend_login_ = make_backend_login(
@@ -339,7 +376,10 @@ void Session::login_failed(LoginFailure failure) {
   // after the credentials arrived, whether the pod said no, the user is
   // unknown, or the credentials were malformed: the answer's timing must not
   // tell which, and guessing gets slow.
-  std::uint64_t delay_ns = std::uint64_t{worker_.config->timeouts.auth_failure_delay_ms} * kNsPerMs;
+  std::uint64_t delay_ms =
+      std::max<std::uint64_t>(worker_.config->timeouts.auth_failure_delay_ms, refusal_wait_ms_);
+  refusal_wait_ms_ = 0;
+  std::uint64_t delay_ns = delay_ms * kNsPerMs;
   std::uint64_t elapsed_ns = core::now_ns() - credentials_done_ns_;
   if (failure == LoginFailure::AuthFailed && elapsed_ns < delay_ns) {
     state_ = State::FailureDelay;
@@ -352,6 +392,7 @@ void Session::login_failed(LoginFailure failure) {
 void Session::send_failure_answer() {
   state_ = State::PreAuth;
   answer_login_failed(pending_failure_);
+  refusal_smtp_code_.clear();
   credentials_start_ns_ = core::now_ns();
   arm_preauth_deadline();
   resume_preauth();
@@ -381,6 +422,7 @@ void Session::retire_backend() {
 // After login: bytes both ways, with backpressure.
 
 void Session::relay(core::Stream& from, core::Stream& to, std::string_view bytes) {
+  if (&to == client_.get() && !bytes.empty()) last_to_client_ = bytes.back();
   to.write(bytes);
   if (to.congested()) from.stop_reading();
   timer_.start(seconds_ms(worker_.config->timeouts.idle_seconds));
@@ -415,6 +457,12 @@ void Session::on_timer() {
                    record_.pod, record_.backend);
       login_failed(LoginFailure::Unavailable);
       break;
+    case State::DirectoryLookup:
+      // The directory client has its own deadlines; the pre-auth one is
+      // only a backstop and cannot fire while it honours them.
+      send(preauth_timeout_goodbye());
+      finish("preauth_timeout");
+      break;
     case State::FailureDelay:
       send_failure_answer();
       break;
@@ -434,6 +482,40 @@ void Session::shut_down() {
   if (state_ == State::Closing) return;
   if (state_ == State::PreAuth) send(shutdown_goodbye());
   finish("shutdown");
+}
+
+void Session::kick() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::Relay) {
+    // Only between the pod's lines: a goodbye inside a literal or a
+    // message would corrupt what the client is reading.
+    if (last_to_client_ == '\n') send(kicked_goodbye());
+    finish("kicked");
+    return;
+  }
+  if (state_ == State::PreAuth) send(shutdown_goodbye());
+  finish("kicked");
+}
+
+SessionSummary Session::summary() const {
+  SessionSummary summary;
+  summary.id = record_.session;
+  summary.protocol = record_.protocol;
+  summary.user = state_ == State::Relay ? record_.user : std::string();
+  summary.pod = state_ == State::Relay ? record_.pod : std::string();
+  summary.backend = state_ == State::Relay ? record_.backend : std::string();
+  summary.client = record_.client;
+  summary.since_unix_ms = accepted_unix_ms_;
+  summary.logged_in = state_ == State::Relay;
+  if (client_) {
+    summary.bytes_from_client = client_->bytes_read();
+    summary.bytes_to_client = client_->bytes_written();
+  }
+  return summary;
+}
+
+const std::string& Session::user() const {
+  return record_.user;
 }
 
 void Session::finish(const char* close_reason) {

@@ -8,8 +8,8 @@
 //   TlsHandshake ─┐                        (implicit TLS listeners)
 //                 v
 //   PreAuth ──STARTTLS──> StartTlsHandshake ──> PreAuth
-//   PreAuth ──credentials──> BackendConnect ──> BackendLogin ──> Relay
-//                                         └── refused ──> FailureDelay ──> PreAuth
+//   PreAuth ──credentials──> DirectoryLookup ──> BackendConnect ──> BackendLogin ──> Relay
+//                                   └──────── refused ────────┴──> FailureDelay ──> PreAuth
 //   any state ──> Closing (one close reason, one access-log line)
 //
 // The timer's meaning follows the state: pre-auth deadline, pod connect and
@@ -28,6 +28,7 @@
 #include "core/timer.h"
 #include "proxy/access_log.h"
 #include "proxy/config.h"
+#include "proxy/directory/directory_client.h"
 #include "proxy/session/backend_login.h"
 #include "proxy/worker.h"
 
@@ -43,6 +44,9 @@ enum class LoginFailure {
 class Session : public core::StreamHandler, public LiveSession {
  public:
   void shut_down() override;
+  void kick() override;
+  SessionSummary summary() const override;
+  const std::string& user() const override;
 
  protected:
   Session(Worker& worker, const ListenerConfig& listener);
@@ -74,6 +78,8 @@ class Session : public core::StreamHandler, public LiveSession {
   virtual std::string preauth_timeout_goodbye() const = 0;
   virtual std::string shutdown_goodbye() const = 0;
   virtual std::string pod_lost_goodbye() const = 0;
+  // Said when an administrator closes a logged-in session.
+  virtual std::string kicked_goodbye() const = 0;
 
   // --- what a protocol may do ----------------------------------------------
   void send(std::string_view text);
@@ -88,8 +94,10 @@ class Session : public core::StreamHandler, public LiveSession {
   void pause_client_input();
   void resume_client_input();
   bool in_preauth() const { return state_ == State::PreAuth; }
-  // The user's directory entry, from start_login() on.
+  // The user's directory entry, once the lookup found it.
   const directory::Route& route() const { return *route_; }
+  // An auth_http service's Auth-Error-Code for the last refusal ("" if none).
+  const std::string& refusal_smtp_code() const { return refusal_smtp_code_; }
   void finish(const char* close_reason);
 
   Worker& worker_;
@@ -100,6 +108,7 @@ class Session : public core::StreamHandler, public LiveSession {
     TlsHandshake,
     PreAuth,
     StartTlsHandshake,
+    DirectoryLookup,
     BackendConnect,
     BackendLogin,
     FailureDelay,
@@ -116,6 +125,7 @@ class Session : public core::StreamHandler, public LiveSession {
   void on_stream_drained(core::Stream& stream) override;
 
   void client_ready();
+  void on_lookup_done(LookupResult result, std::string user, std::string password);
   void connect_next_server();
   void on_backend_data(std::string_view bytes);
   void login_failed(LoginFailure failure);
@@ -139,6 +149,15 @@ class Session : public core::StreamHandler, public LiveSession {
   std::size_t server_index_ = 0;
   std::unique_ptr<BackendLogin> backend_login_;
   LoginFailure pending_failure_ = LoginFailure::AuthFailed;  // during FailureDelay
+  std::uint32_t refusal_wait_ms_ = 0;  // auth_http's Auth-Wait for this refusal
+  std::string refusal_smtp_code_;
+  unsigned login_attempts_ = 0;
+  // Directory answers may arrive after the session is gone: they hold a
+  // weak reference to this and do nothing once it expired.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  std::int64_t accepted_unix_ms_ = 0;
+  std::uint64_t lookup_start_ns_ = 0;
+  char last_to_client_ = '\n';  // the last byte written to the client
   bool client_finished_ = false;  // the client half-closed during the relay
 
  protected:

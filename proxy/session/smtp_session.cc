@@ -43,6 +43,10 @@ std::string SmtpSession::pod_lost_goodbye() const {
   return "";
 }
 
+std::string SmtpSession::kicked_goodbye() const {
+  return "421 4.3.2 Session closed by the administrator; please reconnect.\r\n";
+}
+
 void SmtpSession::on_tls_established() {
   // RFC 3207 section 4.2: after TLS the client starts over with EHLO.
   ehlo_name_.clear();
@@ -201,7 +205,12 @@ std::unique_ptr<BackendLogin> SmtpSession::make_backend_login(std::string user,
 void SmtpSession::answer_login_failed(LoginFailure failure) {
   switch (failure) {
     case LoginFailure::AuthFailed:
-      send(kAuthFailed);
+      if (!refusal_smtp_code().empty()) {
+        // An auth_http service chose the code (nginx's Auth-Error-Code).
+        send(refusal_smtp_code() + " Authentication failed\r\n");
+      } else {
+        send(kAuthFailed);
+      }
       break;
     case LoginFailure::Disabled:
       send(kDisabled);

@@ -42,7 +42,7 @@ TEST_CASE("The minimal config of DESIGN.md loads with operator defaults", "[conf
   auto folder = std::filesystem::path(path).parent_path();
   CHECK(config.certificate == (folder / "cert.pem").string());
   CHECK(config.private_key == "/etc/key.pem");
-  CHECK(config.directory_file == (folder / "directory.json").string());
+  CHECK(config.directory.file == (folder / "directory.json").string());
   CHECK(config.access_log == "-");
   CHECK(config.timeouts.preauth_seconds == 60);
   // IDLE clients stay silent for up to 29 minutes (RFC 2177).
@@ -85,4 +85,57 @@ TEST_CASE("Config mistakes name the key", "[config]") {
              Catch::Contains("unknown key"));
   CHECK_THROWS_WITH(load_config("/nonexistent.json"), Catch::Contains("/nonexistent.json"));
   CHECK_THROWS_WITH(load_config(write_config("{")), Catch::Contains("not valid JSON"));
+}
+
+namespace {
+std::string with_directory(const std::string& directory_json) {
+  std::string text = kMinimal;
+  auto start = text.find(R"("directory": {"file": "directory.json"})");
+  text.replace(start, std::string(R"("directory": {"file": "directory.json"})").size(),
+               "\"directory\": " + directory_json);
+  return write_config(text);
+}
+}  // namespace
+
+TEST_CASE("The directory may be a list of podgate-directory URLs", "[config]") {
+  auto config = load_config(with_directory(
+      R"({"url": ["http://127.0.0.1:9930", "http://[::1]:9931/dir"], "timeout_ms": 300,
+          "negative_ttl_seconds": 2, "stale_seconds": 60})"));
+  CHECK(config.directory.source == podgate::proxy::DirectorySource::Http);
+  REQUIRE(config.directory.urls.size() == 2);
+  CHECK(config.directory.urls[1] == "http://[::1]:9931/dir");
+  CHECK(config.directory.timeout_ms == 300);
+  CHECK(config.directory.negative_ttl_seconds == 2);
+  CHECK(config.directory.stale_seconds == 60);
+  // One URL may be given as a plain string.
+  auto single = load_config(with_directory(R"({"url": "http://127.0.0.1:9930"})"));
+  CHECK(single.directory.urls.size() == 1);
+}
+
+TEST_CASE("The directory may be an nginx auth_http service", "[config]") {
+  auto config = load_config(with_directory(R"({"auth_http": "http://127.0.0.1:9000/auth"})"));
+  CHECK(config.directory.source == podgate::proxy::DirectorySource::AuthHttp);
+  CHECK(config.directory.auth_http == "http://127.0.0.1:9000/auth");
+}
+
+TEST_CASE("Directory sections that cannot work are refused with the reason", "[config]") {
+  CHECK_THROWS_WITH(load_config(with_directory(R"({})")), Catch::Contains("exactly one of"));
+  CHECK_THROWS_WITH(
+      load_config(with_directory(R"({"file": "d.json", "url": "http://127.0.0.1:1"})")),
+      Catch::Contains("exactly one of"));
+  CHECK_THROWS_WITH(load_config(with_directory(R"({"url": []})")),
+                    Catch::Contains("non-empty list"));
+  CHECK_THROWS_WITH(load_config(with_directory(R"({"url": "https://127.0.0.1:9930"})")),
+                    Catch::Contains("directory: \"url\""));
+  CHECK_THROWS_WITH(load_config(with_directory(R"({"auth_http": "http://auth.example:80/"})")),
+                    Catch::Contains("auth_http"));
+  CHECK_THROWS_WITH(
+      load_config(with_directory(R"({"url": "http://127.0.0.1:9930", "timeout_ms": 0})")),
+      Catch::Contains("timeout_ms"));
+}
+
+TEST_CASE("An admin address that is not ip:port is refused", "[config]") {
+  std::string text = kMinimal;
+  text.replace(text.find("127.0.0.1:9925"), 14, "localhost:9925");
+  CHECK_THROWS_WITH(load_config(write_config(text)), Catch::Contains("admin"));
 }

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "backend-directory/directory.h"
@@ -78,4 +82,80 @@ TEST_CASE("Broken directories are refused with the reason", "[directory]") {
   CHECK_THROWS_AS(Directory::from_json(json::array()), DirectoryError);
   CHECK_THROWS_WITH(Directory::load_file("/nonexistent/directory.json"),
                     Catch::Contains("/nonexistent/directory.json"));
+}
+
+TEST_CASE("Pods carry backend_tls, and only none is accepted for now", "[directory]") {
+  json document = example();
+  document["pods"]["pod-1"]["backend_tls"] = "none";
+  auto directory = Directory::from_json(document);
+  CHECK(directory->lookup("alice@example.com", Protocol::Imap)->backend_tls == "none");
+  CHECK(directory->lookup("bob@example.com", Protocol::Imap)->backend_tls == "none");
+  for (const char* value : {R"("starttls")", R"("implicit")", "true", "null"}) {
+    document["pods"]["pod-1"]["backend_tls"] = json::parse(value);
+    CHECK_THROWS_WITH(Directory::from_json(document),
+                      Catch::Contains("backend_tls: only \"none\" is supported") &&
+                          Catch::Contains("pod \"pod-1\""));
+  }
+}
+
+TEST_CASE("Wrong types anywhere in the directory are refused naming the entry", "[directory]") {
+  auto broken = [](const char* patch_text) {
+    json document = example();
+    document.merge_patch(json::parse(patch_text));
+    return document;
+  };
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": []})")),
+                    Catch::Contains("\"pods\" must be a JSON object"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": "alice"})")),
+                    Catch::Contains("\"users\" must be a JSON object"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": ["127.0.0.1:1"]}})")),
+                    Catch::Contains("pod \"pod-3\" must be a JSON object"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"imap": "127.0.0.1:1"}}})")),
+                    Catch::Contains("pod \"pod-3\": \"imap\" must be a list"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"pop3": [110]}}})")),
+                    Catch::Contains("pod \"pod-3\": \"pop3\" has 110"));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"pods": {"pod-3": {"smtp": ["127.0.0.1:99999"]}}})")),
+      Catch::Contains("pod \"pod-3\""));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"pods": {"pod-3": {"smtp_auth": 1}}})")),
+                    Catch::Contains("pod \"pod-3\": \"smtp_auth\""));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"x@y": "pod-1"}})")),
+                    Catch::Contains("users entry \"x@y\" must be a JSON object"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"users": {"x@y": {"pod": 1}}})")),
+                    Catch::Contains("users entry \"x@y\": \"pod\" must be a string"));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"users": {"x@y": {"pod": "pod-1", "smtp": 0}}})")),
+      Catch::Contains("users entry \"x@y\": \"smtp\" must be true or false"));
+  CHECK_THROWS_WITH(
+      Directory::from_json(broken(R"({"domains": {"example.net": {"pod": "gone"}}})")),
+      Catch::Contains("domains entry \"example.net\" points to unknown pod \"gone\""));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"domains": {"example.net": []}})")),
+                    Catch::Contains("domains entry \"example.net\" must be a JSON object"));
+  CHECK_THROWS_WITH(Directory::from_json(broken(R"({"groups": {}})")),
+                    Catch::Contains("unknown top-level key \"groups\""));
+}
+
+TEST_CASE("Every server of every pod is listed once per pod for the health gauges", "[directory]") {
+  auto directory = Directory::from_json(example());
+  auto servers = directory->pod_servers();
+  REQUIRE(servers.size() == 5);
+  CHECK(servers[0].pod == "pod-1");
+  CHECK(servers[0].protocol == Protocol::Imap);
+  CHECK(servers[0].server.text == "127.0.0.1:20143");
+  CHECK(servers.back().pod == "pod-2");
+  CHECK(servers.back().protocol == Protocol::Smtp);
+}
+
+TEST_CASE("A directory file that is not JSON is refused with the parser's reason", "[directory]") {
+  std::string path = "/tmp/podgate-test-directory-" + std::to_string(::getpid()) + ".json";
+  {
+    std::FILE* file = std::fopen(path.c_str(), "w");
+    REQUIRE(file != nullptr);
+    std::fputs("{\"pods\": {", file);
+    std::fclose(file);
+  }
+  CHECK_THROWS_WITH(Directory::load_file(path), Catch::Contains("not valid JSON") &&
+                                                    Catch::Contains("line 1") &&
+                                                    !Catch::Contains("json.exception"));
+  std::remove(path.c_str());
 }

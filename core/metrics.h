@@ -1,0 +1,68 @@
+// Counters and gauges exported in the Prometheus text format (/metrics).
+// Registration happens at start-up or on first use and returns a reference
+// that stays valid for the registry's life; updates are lock-free atomics, so
+// any thread may count. Families (one name, several label sets) are written
+// with one HELP/TYPE header each.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace podgate::core::metrics {
+
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(std::int64_t v) { value_.store(v, std::memory_order_relaxed); }
+  void add(std::int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  void sub(std::int64_t n = 1) { value_.fetch_sub(n, std::memory_order_relaxed); }
+  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+// `labels` is the inside of the braces, already formatted with
+// label(): `pod="pod-1",protocol="imap"`; "" for none.
+class Registry {
+ public:
+  Counter& counter(const std::string& name, const std::string& help,
+                   const std::string& labels = "");
+  Gauge& gauge(const std::string& name, const std::string& help, const std::string& labels = "");
+  // A gauge read when /metrics is rendered (sizes of tables, open sockets).
+  void gauge_callback(const std::string& name, const std::string& help, const std::string& labels,
+                      std::function<double()> read);
+  std::string render() const;
+
+ private:
+  enum class Kind { Counter, Gauge, GaugeCallback };
+  struct Series {
+    std::string name, help, labels;
+    Kind kind;
+    Counter counter;
+    Gauge gauge;
+    std::function<double()> read;
+  };
+  Series& find_or_add(const std::string& name, const std::string& help, const std::string& labels,
+                      Kind kind);
+
+  mutable std::mutex mutex_;
+  std::deque<Series> series_;  // deque: references stay valid as it grows
+};
+
+// One `name="value"` pair with the value escaped for the exposition format.
+std::string label(const std::string& name, const std::string& value);
+
+}  // namespace podgate::core::metrics

@@ -1,0 +1,114 @@
+#include "proxy/admin_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <strings.h>
+#include <vector>
+
+#include "proxy/directory/directory_client.h"
+
+namespace podgate::proxy {
+
+using nlohmann::json;
+
+namespace {
+
+std::string iso8601(std::int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + length, sizeof text - length, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return text;
+}
+
+bool same_user(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+core::http::Response error(int status, const std::string& message) {
+  return core::http::Response::json(status, json{{"error", message}}.dump() + "\n");
+}
+
+}  // namespace
+
+AdminApi::AdminApi(Worker& worker)
+    : worker_(worker),
+      kicked_(worker.metrics->counter("podgate_admin_kicked_sessions_total",
+                                      "Sessions closed through POST /v1/kick")) {}
+
+core::http::Response AdminApi::handle(const core::http::Request& request) {
+  std::string path = request.path();
+  bool get = request.method == "GET" || request.method == "HEAD";
+  if (path == "/v1/sessions") {
+    return get ? list_sessions(request) : error(405, "use GET");
+  }
+  if (path == "/v1/kick") {
+    return request.method == "POST" ? kick(request) : error(405, "use POST");
+  }
+  if (path == "/metrics") {
+    return get ? core::http::Response::text(200, worker_.metrics->render()) : error(405, "use GET");
+  }
+  if (path == "/healthz") {
+    if (!get) return error(405, "use GET");
+    return core::http::Response::json(
+        200, json{{"status", worker_.stopping ? "stopping" : "ok"},
+                  {"sessions", worker_.sessions.size()}}
+                     .dump() +
+                 "\n");
+  }
+  return error(404, "no such resource: " + path);
+}
+
+core::http::Response AdminApi::list_sessions(const core::http::Request& request) const {
+  auto query = request.query();
+  auto user_filter = query.find("user");
+  std::vector<SessionSummary> summaries;
+  for (const LiveSession* session : worker_.sessions) {
+    SessionSummary summary = session->summary();
+    if (user_filter != query.end() && !same_user(summary.user, user_filter->second)) continue;
+    summaries.push_back(std::move(summary));
+  }
+  std::sort(summaries.begin(), summaries.end(),
+            [](const auto& a, const auto& b) { return a.since_unix_ms < b.since_unix_ms; });
+  json list = json::array();
+  for (const auto& summary : summaries) {
+    list.push_back({
+        {"id", summary.id},
+        {"protocol", summary.protocol},
+        {"user", summary.logged_in ? json(summary.user) : json(nullptr)},
+        {"pod", summary.logged_in ? json(summary.pod) : json(nullptr)},
+        {"backend", summary.logged_in ? json(summary.backend) : json(nullptr)},
+        {"client", summary.client},
+        {"since", iso8601(summary.since_unix_ms)},
+        {"logged_in", summary.logged_in},
+        {"bytes", {{"from_client", summary.bytes_from_client},
+                   {"to_client", summary.bytes_to_client}}},
+    });
+  }
+  return core::http::Response::json(200, json{{"sessions", list}}.dump() + "\n");
+}
+
+core::http::Response AdminApi::kick(const core::http::Request& request) {
+  auto query = request.query();
+  auto user = query.find("user");
+  if (user == query.end() || user->second.empty()) return error(400, "missing parameter: user");
+  // kick() may free the session: collect first.
+  std::vector<LiveSession*> targets;
+  for (LiveSession* session : worker_.sessions) {
+    if (same_user(session->user(), user->second)) targets.push_back(session);
+  }
+  for (LiveSession* session : targets) session->kick();
+  worker_.directory->forget(user->second);
+  kicked_.add(targets.size());
+  spdlog::info("admin: kicked {} session(s) of {}", targets.size(), user->second);
+  return core::http::Response::json(
+      200, json{{"user", user->second}, {"kicked", targets.size()}}.dump() + "\n");
+}
+
+}  // namespace podgate::proxy

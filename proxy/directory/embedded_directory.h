@@ -1,0 +1,30 @@
+// The directory as a JSON file read by podgate itself (the default with no
+// second process): answers at once from an immutable snapshot.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backend-directory/directory.h"
+#include "proxy/directory/directory_client.h"
+
+namespace podgate::proxy {
+
+class EmbeddedDirectory : public DirectoryClient {
+ public:
+  // Throws DirectoryError when the file is missing or invalid.
+  explicit EmbeddedDirectory(std::string path);
+
+  void lookup(const LookupRequest& request, LookupDone done) override;
+  // Keeps the previous snapshot (and logs why) when the new file is invalid.
+  void reload() override;
+  std::vector<directory::Server> known_servers(directory::Protocol protocol) const override;
+
+  const directory::Directory& snapshot() const { return *snapshot_; }
+
+ private:
+  std::string path_;
+  std::shared_ptr<const directory::Directory> snapshot_;
+};
+
+}  // namespace podgate::proxy
