@@ -79,7 +79,7 @@ class AdminClient:
         return json.loads(text)["kicked"]
 
 
-class RemoteDirectoryTest(podlib.WorldTestCase):
+class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
@@ -101,6 +101,7 @@ class RemoteDirectoryTest(podlib.WorldTestCase):
                     world.podgate = pg
                 cls.podgates.append(pg)
                 cls.admins.append(AdminClient(pg))
+            cls.pg = cls.podgates[0]
         except Exception:
             cls.tearDownClass()
             raise
@@ -352,7 +353,7 @@ class AuthHttpService:
             self.server = None
 
 
-class AuthHttpTest(podlib.WorldTestCase):
+class AuthHttpTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
@@ -426,16 +427,16 @@ class AuthHttpTest(podlib.WorldTestCase):
         pop.quit()
         self.assertEqual(self.service.requests[-1]["Auth-Protocol"], "pop3")
 
-    def test_z_an_unreachable_service_means_unavailable(self):
-        # runs last (unittest sorts by name): the service stays down. Its
-        # keep-alive connections die unanswered, new ones are refused.
-        self.service.crashed = True
-        self.service.close()
-        raw = podlib.RawIMAP(self.pg.port("imap", "implicit"))
-        self._raws.append(raw)
-        tagged, _ = raw.command("a1", "LOGIN %s %s" % (ERIN, podlib.imap_quote(
-            self.world.passwords[ERIN])))
-        self.assertIn(b"NO [UNAVAILABLE]", tagged)
+    def test_a_service_that_drops_requests_means_unavailable(self):
+        self.service.crashed = True  # every request dropped unanswered
+        try:
+            raw = podlib.RawIMAP(self.pg.port("imap", "implicit"))
+            self._raws.append(raw)
+            tagged, _ = raw.command("a1", "LOGIN %s %s" % (ERIN, podlib.imap_quote(
+                self.world.passwords[ERIN])))
+            self.assertIn(b"NO [UNAVAILABLE]", tagged)
+        finally:
+            self.service.crashed = False
 
 
 if __name__ == "__main__":
