@@ -142,8 +142,6 @@ class Client::Connection final : public StreamHandler {
     stream_.close();
   }
 
-  bool is_idle() const { return state_ == State::Idle; }
-
   void make_idle() { state_ = State::Idle; }
 
  private:
@@ -236,8 +234,9 @@ class Client::Connection final : public StreamHandler {
       impl_->start_fresh(call);
       return;
     }
-    fail(why == StreamEnd::PeerClosed ? "connection closed before the response"
-                                      : std::string("connection ") + to_string(why));
+    fail(why == StreamEnd::PeerClosed    ? "connection closed before the response"
+         : why == StreamEnd::WriteFailed ? "connection failed while sending the request"
+                                         : "connection reset before the response");
   }
 
   void on_stream_closed(Stream&) override {

@@ -50,7 +50,7 @@ class LookupCache {
     std::optional<directory::Route> route;  // empty: unknown user
     std::uint64_t fresh_until_ns = 0;
     std::uint64_t keep_until_ns = 0;
-    std::list<std::string>::iterator age;  // position in oldest_first_
+    std::list<std::string>::iterator age{};  // position in oldest_first_
   };
   void store(const std::string& key, Entry entry);
   void erase(std::unordered_map<std::string, Entry>::iterator it);
