@@ -84,6 +84,21 @@ std::optional<json> parse_body(const std::string& body, std::string& problem) {
 
 }  // namespace
 
+// Users and pods share one shape: GET the entry, PUT a whole new one, DELETE it.
+struct DirectoryApi::EntryKind {
+  const char* name;
+  std::optional<nlohmann::json> (DirectoryStore::*get)(std::string_view) const;
+  EditResult (DirectoryStore::*put)(std::string_view, const nlohmann::json&);
+  EditResult (DirectoryStore::*remove)(std::string_view);
+};
+
+namespace {
+constexpr DirectoryApi::EntryKind kUsers{"user", &DirectoryStore::user_entry,
+                                         &DirectoryStore::put_user, &DirectoryStore::delete_user};
+constexpr DirectoryApi::EntryKind kPods{"pod", &DirectoryStore::pod_entry, &DirectoryStore::put_pod,
+                                        &DirectoryStore::delete_pod};
+}  // namespace
+
 DirectoryApi::DirectoryApi(DirectoryStore& store, ServerHealth* health,
                            core::metrics::Registry& metrics, ApiOptions options)
     : store_(store),
@@ -131,9 +146,9 @@ Response DirectoryApi::handle(const Request& request) {
     } else if (*segments == std::vector<std::string>{"v1", "lookup"}) {
       response = lookup(request);
     } else if (segments->size() == 3 && (*segments)[0] == "v1" && (*segments)[1] == "users") {
-      response = users(request, (*segments)[2]);
+      response = entry(request, kUsers, (*segments)[2]);
     } else if (segments->size() == 3 && (*segments)[0] == "v1" && (*segments)[1] == "pods") {
-      response = pods(request, (*segments)[2]);
+      response = entry(request, kPods, (*segments)[2]);
     } else if (*segments == std::vector<std::string>{"healthz"}) {
       if (request.method != "GET") {
         response = method_not_allowed("GET");
@@ -187,13 +202,14 @@ Response DirectoryApi::lookup(const Request& request) {
                        encode_lookup_answer(user->second, *protocol, *route, options_.ttl_seconds));
 }
 
-Response DirectoryApi::users(const Request& request, const std::string& user) {
+Response DirectoryApi::entry(const Request& request, const EntryKind& kind,
+                             const std::string& name) {
   if (request.method == "GET") {
-    auto entry = store_.user_entry(user);
-    return entry ? json_response(200, *entry) : error(404, "unknown user");
+    auto entry = (store_.*kind.get)(name);
+    return entry ? json_response(200, *entry) : error(404, std::string("unknown ") + kind.name);
   }
   if (request.method == "PUT") {
-    if (std::string problem = check_name(user, "user"); !problem.empty()) {
+    if (std::string problem = check_name(name, kind.name); !problem.empty()) {
       edits_rejected_.add();
       return error(400, problem);
     }
@@ -203,31 +219,11 @@ Response DirectoryApi::users(const Request& request, const std::string& user) {
       edits_rejected_.add();
       return error(400, problem);
     }
-    return answer_edit(store_.put_user(user, *body), "user", user);
+    return answer_edit((store_.*kind.put)(name, *body), kind.name, name);
   }
-  if (request.method == "DELETE") return answer_edit(store_.delete_user(user), "user", user);
-  return method_not_allowed("GET, PUT, DELETE");
-}
-
-Response DirectoryApi::pods(const Request& request, const std::string& pod) {
-  if (request.method == "GET") {
-    auto entry = store_.pod_entry(pod);
-    return entry ? json_response(200, *entry) : error(404, "unknown pod");
+  if (request.method == "DELETE") {
+    return answer_edit((store_.*kind.remove)(name), kind.name, name);
   }
-  if (request.method == "PUT") {
-    if (std::string problem = check_name(pod, "pod"); !problem.empty()) {
-      edits_rejected_.add();
-      return error(400, problem);
-    }
-    std::string problem;
-    auto body = parse_body(request.body, problem);
-    if (!body) {
-      edits_rejected_.add();
-      return error(400, problem);
-    }
-    return answer_edit(store_.put_pod(pod, *body), "pod", pod);
-  }
-  if (request.method == "DELETE") return answer_edit(store_.delete_pod(pod), "pod", pod);
   return method_not_allowed("GET, PUT, DELETE");
 }
 

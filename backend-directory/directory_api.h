@@ -46,10 +46,12 @@ class DirectoryApi {
   // watch also sees the API's own edits.
   ReloadResult reload(bool forced);
 
+  struct EntryKind;  // users or pods: the store calls for one kind of entry
+
  private:
   core::http::Response lookup(const core::http::Request& request);
-  core::http::Response users(const core::http::Request& request, const std::string& user);
-  core::http::Response pods(const core::http::Request& request, const std::string& pod);
+  core::http::Response entry(const core::http::Request& request, const EntryKind& kind,
+                             const std::string& name);
   core::http::Response answer_edit(const EditResult& result, const char* what,
                                    const std::string& name);
   core::http::Response metrics_page();

@@ -128,16 +128,18 @@ void DirectoryStore::write_file(const json& document) const {
   write_file_atomically(path_, document.dump(2) + "\n");
 }
 
-void DirectoryStore::load() {
-  json document = read_file();
-  std::shared_ptr<const Directory> directory;
+std::shared_ptr<const Directory> DirectoryStore::model_of_file(const json& document) const {
   try {
-    directory = Directory::from_json(document);
+    return Directory::from_json(document);
   } catch (const DirectoryError& error) {
     throw DirectoryError("directory file " + path_ + ": " + error.what());
   }
+}
+
+void DirectoryStore::load() {
+  json document = read_file();
+  directory_ = model_of_file(document);
   document_ = std::move(document);
-  directory_ = std::move(directory);
 }
 
 ReloadResult DirectoryStore::reload() {
@@ -148,14 +150,8 @@ ReloadResult DirectoryStore::reload() {
       result.ok = true;
       return result;
     }
-    std::shared_ptr<const Directory> directory;
-    try {
-      directory = Directory::from_json(document);
-    } catch (const DirectoryError& error) {
-      throw DirectoryError("directory file " + path_ + ": " + error.what());
-    }
+    directory_ = model_of_file(document);
     document_ = std::move(document);
-    directory_ = std::move(directory);
     result.ok = true;
     result.changed = true;
   } catch (const DirectoryError& error) {

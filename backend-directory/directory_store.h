@@ -79,7 +79,9 @@ class DirectoryStore {
  private:
   // Validates `candidate`, writes it, and makes it current.
   EditResult commit(nlohmann::json candidate, EditOutcome outcome, nlohmann::json entry);
-  nlohmann::json read_file() const;                       // throws DirectoryError
+  nlohmann::json read_file() const;  // throws DirectoryError
+  // The model built from a document of the file; throws DirectoryError naming the file.
+  std::shared_ptr<const Directory> model_of_file(const nlohmann::json& document) const;
   void write_file(const nlohmann::json& document) const;  // throws DirectoryError
 
   std::string path_;

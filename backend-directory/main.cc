@@ -18,6 +18,7 @@
 #include "core/address.h"
 #include "core/http/http_server.h"
 #include "core/metrics.h"
+#include "core/process_signals.h"
 
 namespace {
 
@@ -27,8 +28,7 @@ struct Runtime {
   directory::DirectoryApi* api = nullptr;
   directory::PodHealth* health = nullptr;
   core::http::Server* server = nullptr;
-  uv_signal_t stop_signals[2];
-  uv_signal_t reload_signal;
+  core::ProcessSignals* signals = nullptr;
   uv_fs_poll_t file_watch;
   bool stopping = false;
 };
@@ -60,9 +60,7 @@ void stop(Runtime& runtime) {
   runtime.health->stop();
   uv_fs_poll_stop(&runtime.file_watch);
   uv_close(reinterpret_cast<uv_handle_t*>(&runtime.file_watch), nullptr);
-  for (auto& handle : runtime.stop_signals)
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
+  runtime.signals->close();
 }
 
 }  // namespace
@@ -131,28 +129,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  int stop_signal_numbers[2] = {SIGTERM, SIGINT};
-  for (int i = 0; i < 2; ++i) {
-    uv_signal_init(loop, &runtime.stop_signals[i]);
-    runtime.stop_signals[i].data = &runtime;
-    uv_signal_start(
-        &runtime.stop_signals[i],
-        [](uv_signal_t* handle, int) { stop(*static_cast<Runtime*>(handle->data)); },
-        stop_signal_numbers[i]);
-  }
+  core::ProcessSignals signals(
+      loop, [&runtime] { stop(runtime); },
+      [&runtime, &store] { reload(runtime, store, /*forced=*/true, "SIGHUP"); });
+  runtime.signals = &signals;
   struct ReloadContext {
     Runtime* runtime;
     directory::DirectoryStore* store;
   } reload_context{&runtime, &store};
-  uv_signal_init(loop, &runtime.reload_signal);
-  runtime.reload_signal.data = &reload_context;
-  uv_signal_start(
-      &runtime.reload_signal,
-      [](uv_signal_t* handle, int) {
-        auto* context = static_cast<ReloadContext*>(handle->data);
-        reload(*context->runtime, *context->store, /*forced=*/true, "SIGHUP");
-      },
-      SIGHUP);
 
   // Polling the path (not the inode) also sees a file renamed over the old one.
   uv_fs_poll_init(loop, &runtime.file_watch);

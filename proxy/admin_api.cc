@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <strings.h>
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <strings.h>
 #include <vector>
 
 #include "proxy/directory/directory_client.h"
@@ -56,11 +56,10 @@ core::http::Response AdminApi::handle(const core::http::Request& request) {
   }
   if (path == "/healthz") {
     if (!get) return error(405, "use GET");
-    return core::http::Response::json(
-        200, json{{"status", worker_.stopping ? "stopping" : "ok"},
-                  {"sessions", worker_.sessions.size()}}
-                     .dump() +
-                 "\n");
+    return core::http::Response::json(200, json{{"status", worker_.stopping ? "stopping" : "ok"},
+                                                {"sessions", worker_.sessions.size()}}
+                                                   .dump() +
+                                               "\n");
   }
   return error(404, "no such resource: " + path);
 }
@@ -87,8 +86,8 @@ core::http::Response AdminApi::list_sessions(const core::http::Request& request)
         {"client", summary.client},
         {"since", iso8601(summary.since_unix_ms)},
         {"logged_in", summary.logged_in},
-        {"bytes", {{"from_client", summary.bytes_from_client},
-                   {"to_client", summary.bytes_to_client}}},
+        {"bytes",
+         {{"from_client", summary.bytes_from_client}, {"to_client", summary.bytes_to_client}}},
     });
   }
   return core::http::Response::json(200, json{{"sessions", list}}.dump() + "\n");

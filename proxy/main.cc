@@ -14,12 +14,13 @@
 #include <vector>
 
 #include "backend-directory/directory.h"
-#include "core/tls_context.h"
-#include "proxy/access_log.h"
-#include "proxy/config.h"
 #include "core/http/http_server.h"
 #include "core/metrics.h"
+#include "core/process_signals.h"
+#include "core/tls_context.h"
+#include "proxy/access_log.h"
 #include "proxy/admin_api.h"
+#include "proxy/config.h"
 #include "proxy/directory/auth_http_directory.h"
 #include "proxy/directory/embedded_directory.h"
 #include "proxy/directory/http_directory.h"
@@ -39,8 +40,7 @@ struct Runtime {
   std::unique_ptr<proxy::AdminApi> admin_api;
   std::unique_ptr<core::http::Server> admin_server;
   std::vector<std::unique_ptr<proxy::Listener>> listeners;
-  uv_signal_t stop_signals[2];
-  uv_signal_t reload_signal;
+  std::unique_ptr<core::ProcessSignals> signals;
 };
 
 void stop(Runtime& runtime) {
@@ -53,9 +53,7 @@ void stop(Runtime& runtime) {
   for (auto* session : sessions) session->shut_down();
   runtime.directory->close();
   if (runtime.admin_server) runtime.admin_server->close();
-  for (auto& handle : runtime.stop_signals)
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&runtime.reload_signal), nullptr);
+  runtime.signals->close();
 }
 
 // Asks the pods' SMTP servers what they offer; podgate's EHLO answer
@@ -120,10 +118,9 @@ std::string describe(const proxy::DirectoryConfig& config) {
 }
 
 void register_metrics(Runtime& runtime) {
-  runtime.metrics.gauge_callback("podgate_sessions_active", "Client connections open now", "",
-                                 [&worker = runtime.worker] {
-                                   return static_cast<double>(worker.sessions.size());
-                                 });
+  runtime.metrics.gauge_callback(
+      "podgate_sessions_active", "Client connections open now", "",
+      [&worker = runtime.worker] { return static_cast<double>(worker.sessions.size()); });
 }
 
 }  // namespace
@@ -192,21 +189,8 @@ int main(int argc, char** argv) {
     runtime.listeners.push_back(std::move(listener));
   }
 
-  int stop_signal_numbers[2] = {SIGTERM, SIGINT};
-  for (int i = 0; i < 2; ++i) {
-    uv_signal_init(loop, &runtime.stop_signals[i]);
-    runtime.stop_signals[i].data = &runtime;
-    uv_signal_start(
-        &runtime.stop_signals[i],
-        [](uv_signal_t* handle, int) { stop(*static_cast<Runtime*>(handle->data)); },
-        stop_signal_numbers[i]);
-  }
-  uv_signal_init(loop, &runtime.reload_signal);
-  runtime.reload_signal.data = &runtime;
-  uv_signal_start(
-      &runtime.reload_signal,
-      [](uv_signal_t* handle, int) { reload_directory(*static_cast<Runtime*>(handle->data)); },
-      SIGHUP);
+  runtime.signals = std::make_unique<core::ProcessSignals>(
+      loop, [&runtime] { stop(runtime); }, [&runtime] { reload_directory(runtime); });
 
   if (!runtime.config.admin_listen.empty()) {
     runtime.admin_api = std::make_unique<proxy::AdminApi>(runtime.worker);

@@ -23,8 +23,7 @@ std::uint32_t parse_seconds(const std::optional<std::string>& text) {
 // client verbatim).
 bool usable_smtp_error_code(const std::string& code) {
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (code.size() < 3 || (code[0] != '4' && code[0] != '5') || !digit(code[1]) ||
-      !digit(code[2])) {
+  if (code.size() < 3 || (code[0] != '4' && code[0] != '5') || !digit(code[1]) || !digit(code[2])) {
     return false;
   }
   if (code.size() == 3) return true;
@@ -112,8 +111,8 @@ AuthHttpDirectory::AuthHttpDirectory(uv_loop_t* loop, const DirectoryConfig& con
   options.max_connections = config.max_connections;
   options.max_idle_connections = config.max_connections;
   options.request_timeout_ms = config.timeout_ms;
-  client_ = std::make_unique<core::http::Client>(loop, core::http::parse_url(config.auth_http),
-                                                 options);
+  client_ =
+      std::make_unique<core::http::Client>(loop, core::http::parse_url(config.auth_http), options);
 }
 
 AuthHttpDirectory::~AuthHttpDirectory() {

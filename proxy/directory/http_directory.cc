@@ -54,8 +54,9 @@ HttpDirectory::HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config,
     clients_.push_back(
         std::make_unique<core::http::Client>(loop, core::http::parse_url(url), options));
   }
-  metrics.gauge_callback("podgate_directory_client_cache_entries", "Directory answers held in the cache",
-                         "", [this] { return static_cast<double>(cache_.size()); });
+  metrics.gauge_callback("podgate_directory_client_cache_entries",
+                         "Directory answers held in the cache", "",
+                         [this] { return static_cast<double>(cache_.size()); });
 }
 
 HttpDirectory::~HttpDirectory() {
@@ -104,8 +105,8 @@ void HttpDirectory::ask(const std::string& key, std::size_t url_index) {
   ++flight.urls_tried;
   core::http::Request request;
   request.method = "GET";
-  request.target = clients_[url_index]->origin().path + "/v1/lookup?user=" +
-                   core::http::percent_encode(flight.user) +
+  request.target = clients_[url_index]->origin().path +
+                   "/v1/lookup?user=" + core::http::percent_encode(flight.user) +
                    "&protocol=" + directory::to_string(flight.protocol);
   clients_[url_index]->request(std::move(request),
                                [this, key, url_index](core::http::ClientResult result) {

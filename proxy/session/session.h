@@ -157,7 +157,7 @@ class Session : public core::StreamHandler, public LiveSession {
   std::shared_ptr<char> alive_ = std::make_shared<char>();
   std::int64_t accepted_unix_ms_ = 0;
   std::uint64_t lookup_start_ns_ = 0;
-  char last_to_client_ = '\n';  // the last byte written to the client
+  char last_to_client_ = '\n';    // the last byte written to the client
   bool client_finished_ = false;  // the client half-closed during the relay
 
  protected:

@@ -56,8 +56,8 @@ TEST_CASE("auth_http refusals carry the wait and a well-formed SMTP code", "[aut
   CHECK(odd.outcome == LookupOutcome::Refused);
   CHECK(odd.smtp_error_code.empty());
   CHECK(odd.wait_seconds == 0);
-  auto long_wait = interpret_auth_http_answer(answer({{"Auth-Status", "no"}, {"Auth-Wait", "86400"}}),
-                                              Protocol::Imap);
+  auto long_wait = interpret_auth_http_answer(
+      answer({{"Auth-Status", "no"}, {"Auth-Wait", "86400"}}), Protocol::Imap);
   CHECK(long_wait.wait_seconds == 60);
 }
 

@@ -53,7 +53,9 @@ TEST_CASE("The minimal config of DESIGN.md loads with operator defaults", "[conf
 
 TEST_CASE("Timeouts and limits can be set", "[config]") {
   std::string text = kMinimal;
-  text.insert(text.rfind('}'), R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200, "auth_failure_delay_ms": 0},
+  text.insert(
+      text.rfind('}'),
+      R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200, "auth_failure_delay_ms": 0},
                                   "limits": {"max_invalid_commands": 2}, "access_log": "a.log")");
   auto config = load_config(write_config(text));
   CHECK(config.timeouts.preauth_seconds == 5);
