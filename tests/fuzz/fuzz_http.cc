@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "core/http/http_parser.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
+
+using podgate::fuzz::check;
 
 using podgate::core::http::ParserLimits;
 using podgate::core::http::ParseStatus;
@@ -26,10 +29,6 @@ using podgate::core::http::Response;
 using podgate::core::http::ResponseParser;
 
 constexpr std::size_t kHeaderBytes = 3;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 bool same_message(const Request& a, const Request& b) {
   return a.method == b.method && a.target == b.target && a.headers == b.headers &&
@@ -106,15 +105,8 @@ template <typename Parser, typename Message>
 Outcome<Message> parse_in_small_chunks(std::string_view input, ParserLimits limits,
                                        std::uint32_t seed) {
   Run<Parser, Message> run(limits);
-  std::uint32_t state = seed | 1;
-  for (std::size_t pos = 0; pos < input.size();) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    const std::size_t size = 1 + state % 16;
-    run.feed(input.substr(pos, size));
-    pos += size;
-  }
+  podgate::fuzz::feed_in_small_chunks(input, seed,
+                                      [&](std::string_view chunk) { run.feed(chunk); });
   return run.finish();
 }
 

@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "proxy/protocol/imap/imap_parser.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
+
+using podgate::fuzz::check;
 
 using podgate::imap::Command;
 using podgate::imap::CommandKind;
@@ -26,10 +29,6 @@ constexpr std::size_t kHeaderBytes = 3;
 // SASL lines the simulated session wants per AUTHENTICATE, an initial
 // response counting as the first: two reaches both one- and multi-step paths.
 constexpr std::size_t kSaslSteps = 2;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 bool same_command(const Command& a, const Command& b) {
   return a.tag == b.tag && a.kind == b.kind && a.name == b.name && a.user == b.user &&
@@ -55,11 +54,7 @@ bool same_event(const Event& a, const Event& b) {
 }
 
 bool same_events(const std::vector<Event>& a, const std::vector<Event>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!same_event(a[i], b[i])) return false;
-  }
-  return true;
+  return podgate::fuzz::same_lists(a, b, same_event);
 }
 
 // Feeds chunks and drains next() after each, acting as the session between
@@ -113,15 +108,8 @@ class Run {
 std::vector<Event> parse_in_small_chunks(std::string_view input, std::size_t max_command_bytes,
                                          std::uint32_t seed, bool discard_at_starttls) {
   Run run(max_command_bytes, discard_at_starttls);
-  std::uint32_t state = seed | 1;
-  for (std::size_t pos = 0; pos < input.size();) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    const std::size_t size = 1 + state % 16;
-    run.feed(input.substr(pos, size));
-    pos += size;
-  }
+  podgate::fuzz::feed_in_small_chunks(input, seed,
+                                      [&](std::string_view chunk) { run.feed(chunk); });
   return run.events();
 }
 

@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "proxy/protocol/pop3/pop3_parser.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
+
+using podgate::fuzz::check;
 
 using podgate::pop3::Command;
 using podgate::pop3::CommandKind;
@@ -25,10 +28,6 @@ using podgate::pop3::Parser;
 using Type = Event::Type;
 
 constexpr std::size_t kHeaderBytes = 3;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 bool same_command(const Command& a, const Command& b) {
   return a.kind == b.kind && a.name == b.name && a.argument == b.argument &&
@@ -51,11 +50,7 @@ bool same_event(const Event& a, const Event& b) {
 }
 
 bool same_events(const std::vector<Event>& a, const std::vector<Event>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!same_event(a[i], b[i])) return false;
-  }
-  return true;
+  return podgate::fuzz::same_lists(a, b, same_event);
 }
 
 bool has_any_of(std::string_view text, std::string_view bytes) {
@@ -190,15 +185,8 @@ bool same_outcome(const Run& a, const Run& b) {
 
 // Chunks of 1 to 16 bytes, sizes from a xorshift generator.
 void feed_in_small_chunks(Run& run, std::string_view input, std::uint32_t seed) {
-  std::uint32_t state = seed | 1;
-  for (std::size_t pos = 0; pos < input.size();) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    const std::size_t size = 1 + state % 16;
-    run.feed(input.substr(pos, size));
-    pos += size;
-  }
+  podgate::fuzz::feed_in_small_chunks(input, seed,
+                                      [&](std::string_view chunk) { run.feed(chunk); });
 }
 
 void check_mode(std::string_view input, std::size_t max_line_bytes, std::uint32_t seed, Mode mode) {

@@ -8,18 +8,17 @@
 #include <string_view>
 
 #include "proxy/protocol/sasl/sasl.h"
+#include "tests/fuzz/fuzz_support.h"
 
 namespace {
+
+using podgate::fuzz::check;
 
 using podgate::sasl::base64_decode;
 using podgate::sasl::base64_encode;
 using podgate::sasl::make_plain;
 using podgate::sasl::parse_plain;
 using podgate::sasl::PlainCredentials;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 void check_base64(std::string_view input) {
   // Strict decoding accepts only the one canonical text of each byte string.

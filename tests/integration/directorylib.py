@@ -24,7 +24,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podlib  # noqa: E402
-from podlib import free_port, mkdir, register_cleanup, tail, unregister_cleanup, wait_port  # noqa: E402,F401
+from podlib import (free_port, mkdir, register_cleanup, tail, terminate,  # noqa: E402,F401
+                    unregister_cleanup, wait_port)
 
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                    "ThreadSanitizer", "runtime error:")
@@ -146,15 +147,7 @@ class DirectoryService:
         stderr has no sanitizer report. Returns the exit code."""
         killed = False
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(grace)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-                    killed = True
-            self.exit_code = self.proc.returncode
+            self.exit_code, killed = terminate(self.proc, grace)
             self.proc = None
         self._finish()
         if check:

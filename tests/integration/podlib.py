@@ -225,6 +225,21 @@ def wait_port(host, port, timeout=10.0, proc=None, greeting=None):
 # --------------------------------------------------------------------------
 # Dovecot pod
 
+def terminate(proc, grace):
+    """SIGTERM, then SIGKILL after `grace` seconds. Returns (exit code,
+    whether it had to be killed); a negative code is the killing signal."""
+    killed = False
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            killed = True
+    return proc.returncode, killed
+
+
 def require_root():
     if os.geteuid() != 0:
         raise RuntimeError("the Dovecot pods need root (they drop to the 'mail' user): "
@@ -1055,6 +1070,7 @@ class Podgate:
         self.proc = None
         self._cleanup = None
         self.exit_code = None
+        self.killed = False
 
     def port(self, protocol="imap", tls="implicit"):
         for l in self.listeners:
@@ -1132,15 +1148,8 @@ class Podgate:
             unregister_cleanup(self._cleanup)
             self._cleanup = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(grace)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-                    self.killed = True
-            self.exit_code = self.proc.returncode
+            self.exit_code, killed = terminate(self.proc, grace)
+            self.killed = self.killed or killed
             self.proc = None
         if getattr(self, "_err", None):
             self._err.close()
