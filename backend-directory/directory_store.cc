@@ -1,5 +1,7 @@
 #include "backend-directory/directory_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -103,8 +106,10 @@ void write_file_atomically(const std::string& path, std::string_view text) {
   int saved_errno = errno;
   ::close(folder_fd);
   if (synced != 0) {
+    // The new file is in place already: the change happened, it may only
+    // not survive a power cut. Saying "not saved" would be the wrong story.
     errno = saved_errno;
-    throw DirectoryError(errno_text("cannot fsync folder " + folder));
+    spdlog::warn("{}", errno_text("cannot fsync folder " + folder));
   }
 }
 
@@ -177,6 +182,21 @@ std::optional<json> DirectoryStore::pod_entry(std::string_view pod) const {
 }
 
 EditResult DirectoryStore::commit(json candidate, EditOutcome outcome, json entry) {
+  // Someone edited the file by hand since we read it: writing our document
+  // over it would silently undo their change. (A file that is gone has no
+  // change to protect; the edit writes it anew.)
+  if (std::filesystem::exists(path_)) {
+    try {
+      if (read_file() != document_) {
+        return EditResult{EditOutcome::Conflict,
+                          "the directory file changed on disk since it was loaded; it is "
+                          "reloaded within a second (or on SIGHUP), then try again",
+                          {}};
+      }
+    } catch (const DirectoryError& error) {
+      return EditResult{EditOutcome::Conflict, error.what(), {}};
+    }
+  }
   std::shared_ptr<const Directory> directory;
   try {
     directory = Directory::from_json(candidate);

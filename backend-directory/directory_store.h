@@ -28,7 +28,7 @@ enum class EditOutcome {
   Deleted,     // the entry is gone
   NotFound,    // nothing to delete
   Invalid,     // the edit would make the directory invalid; `error` says why
-  Conflict,    // refused while other entries depend on it; `error` says which
+  Conflict,    // refused while other entries depend on it, or the file changed on disk
   WriteFailed  // the file could not be written; nothing changed
 };
 const char* to_string(EditOutcome outcome);

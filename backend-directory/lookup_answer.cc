@@ -43,7 +43,10 @@ json encode_lookup_answer(std::string_view user, Protocol protocol, const Route&
       {"smtp_auth", route.smtp_auth},
       {"ttl", ttl_seconds},
   };
-  if (route.servers.empty()) answer["error"] = "no server available";
+  if (route.servers.empty()) {
+    answer["error"] = "no server available";
+    answer["ttl"] = 0;  // worth asking again as soon as a probe sees a server back
+  }
   return answer;
 }
 
@@ -75,6 +78,11 @@ LookupAnswer decode_lookup_answer(const json& body) {
 
   // Absent in answers of older services: the defaults of the model.
   route.backend_tls = string_field(body, "backend_tls", "none");
+  if (route.backend_tls != "none") {
+    // Logging in over clear text where the pod expects TLS would leak passwords.
+    throw DirectoryError("lookup answer: \"backend_tls\" \"" + route.backend_tls +
+                         "\" is not supported (only \"none\")");
+  }
   route.smtp_auth = string_field(body, "smtp_auth", "plain");
   if (route.smtp_auth != "plain" && route.smtp_auth != "login") {
     throw DirectoryError("lookup answer: \"smtp_auth\" must be \"plain\" or \"login\"");

@@ -31,8 +31,15 @@ bool same_user(const std::string& a, const std::string& b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// User names come from clients and need not be UTF-8: replace what is not,
+// rather than failing the whole answer.
+core::http::Response json_answer(int status, const json& body) {
+  return core::http::Response::json(
+      status, body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
 core::http::Response error(int status, const std::string& message) {
-  return core::http::Response::json(status, json{{"error", message}}.dump() + "\n");
+  return json_answer(status, json{{"error", message}});
 }
 
 }  // namespace
@@ -56,10 +63,8 @@ core::http::Response AdminApi::handle(const core::http::Request& request) {
   }
   if (path == "/healthz") {
     if (!get) return error(405, "use GET");
-    return core::http::Response::json(200, json{{"status", worker_.stopping ? "stopping" : "ok"},
-                                                {"sessions", worker_.sessions.size()}}
-                                                   .dump() +
-                                               "\n");
+    return json_answer(200, json{{"status", worker_.stopping ? "stopping" : "ok"},
+                                 {"sessions", worker_.sessions.size()}});
   }
   return error(404, "no such resource: " + path);
 }
@@ -90,24 +95,26 @@ core::http::Response AdminApi::list_sessions(const core::http::Request& request)
          {{"from_client", summary.bytes_from_client}, {"to_client", summary.bytes_to_client}}},
     });
   }
-  return core::http::Response::json(200, json{{"sessions", list}}.dump() + "\n");
+  return json_answer(200, json{{"sessions", list}});
 }
 
 core::http::Response AdminApi::kick(const core::http::Request& request) {
   auto query = request.query();
   auto user = query.find("user");
   if (user == query.end() || user->second.empty()) return error(400, "missing parameter: user");
-  // kick() may free the session: collect first.
+  // Only logged-in sessions are the user's; a stranger typing their name
+  // is not. kick() may free the session: collect first.
   std::vector<LiveSession*> targets;
   for (LiveSession* session : worker_.sessions) {
-    if (same_user(session->user(), user->second)) targets.push_back(session);
+    if (same_user(session->user(), user->second) && session->summary().logged_in) {
+      targets.push_back(session);
+    }
   }
   for (LiveSession* session : targets) session->kick();
   worker_.directory->forget(user->second);
   kicked_.add(targets.size());
   spdlog::info("admin: kicked {} session(s) of {}", targets.size(), user->second);
-  return core::http::Response::json(
-      200, json{{"user", user->second}, {"kicked", targets.size()}}.dump() + "\n");
+  return json_answer(200, json{{"user", user->second}, {"kicked", targets.size()}});
 }
 
 }  // namespace podgate::proxy

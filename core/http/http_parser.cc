@@ -2,8 +2,12 @@
 
 #include <llhttp.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace podgate::core::http {
@@ -101,6 +105,12 @@ class ParserCore {
     return fail(std::string("connection closed before the ") + kind() + " was complete");
   }
 
+  bool in_message() const { return !failed_ && !ready_ && offset_ > message_start_; }
+
+  bool expects_continue() const {
+    return !failed_ && !ready_ && headers_done_ && expect_continue_ && body.empty();
+  }
+
   bool take_ready() {
     bool was_ready = ready_;
     ready_ = false;
@@ -144,6 +154,25 @@ class ParserCore {
     return ParseStatus::Error;
   }
 
+  // RFC 9110 section 10.1.1: only HTTP/1.1 clients wait for "100 Continue",
+  // and only a request with a body has anything to hold back.
+  static bool wants_continue(const llhttp_t& parser, const Headers& headers) {
+    if (parser.http_major != 1 || parser.http_minor < 1) return false;
+    const bool has_body = (parser.flags & F_CHUNKED) ||
+                          ((parser.flags & F_CONTENT_LENGTH) && parser.content_length > 0);
+    if (!has_body) return false;
+    std::optional<std::string> expect = find_header(headers, "Expect");
+    if (!expect) return false;
+    std::string_view value = *expect;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    constexpr std::string_view kContinue = "100-continue";
+    return value.size() == kContinue.size() &&
+           std::equal(value.begin(), value.end(), kContinue.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  }
+
   static ParserCore& self(llhttp_t* parser) { return *static_cast<ParserCore*>(parser->data); }
 
   // Header-phase bytes kept in memory; the exact count is checked at each
@@ -168,6 +197,7 @@ class ParserCore {
     core.field_.clear();
     core.value_.clear();
     core.headers_done_ = false;
+    core.expect_continue_ = false;
     core.stored_header_bytes_ = 0;
     core.framing_bytes_ = 0;
     return 0;
@@ -229,6 +259,7 @@ class ParserCore {
     core.headers_done_ = true;
     if (parser->type == HTTP_REQUEST) {
       core.method = llhttp_method_name(static_cast<llhttp_method_t>(parser->method));
+      core.expect_continue_ = wants_continue(*parser, core.headers);
     } else {
       core.status = parser->status_code;
     }
@@ -275,6 +306,7 @@ class ParserCore {
   std::string error_;
   Pause pause_ = Pause::None;
   bool headers_done_ = false;
+  bool expect_continue_ = false;  // the current request's, once its headers are done
   bool ready_ = false;
   bool failed_ = false;
   bool finishing_ = false;
@@ -308,6 +340,14 @@ Request RequestParser::take() {
 
 const std::string& RequestParser::error() const {
   return state_->core.error();
+}
+
+bool RequestParser::in_request() const {
+  return state_->core.in_message();
+}
+
+bool RequestParser::expects_continue() const {
+  return state_->core.expects_continue();
 }
 
 struct ResponseParser::State {

@@ -36,6 +36,14 @@ class RequestParser {
   Request take();
   const std::string& error() const;
 
+  // After NeedMore: whether bytes of a request not yet complete have been
+  // fed (a server's request deadline runs from its first byte).
+  bool in_request() const;
+  // After NeedMore: whether the current request's header section is complete
+  // and it waits for "100 Continue" before sending its body (HTTP/1.1,
+  // "Expect: 100-continue", a body announced and none of it fed yet).
+  bool expects_continue() const;
+
  private:
   struct State;
   std::unique_ptr<State> state_;

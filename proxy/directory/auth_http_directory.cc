@@ -93,11 +93,12 @@ LookupResult interpret_auth_http_answer(const core::http::Response& response,
   (void)protocol;
   result.outcome = LookupOutcome::Found;
   result.route = std::move(route);
+  // Taken as they are: nginx does not unescape them either.
   if (auto user = response.header("Auth-User"); user && !user->empty()) {
-    result.backend_user = core::http::percent_decode(*user, false).value_or(*user);
+    result.backend_user = *user;
   }
   if (auto pass = response.header("Auth-Pass"); pass && !pass->empty()) {
-    result.backend_password = core::http::percent_decode(*pass, false).value_or(*pass);
+    result.backend_password = *pass;
   }
   return result;
 }

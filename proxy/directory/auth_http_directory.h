@@ -22,6 +22,7 @@
 #include "core/metrics.h"
 #include "proxy/config.h"
 #include "proxy/directory/directory_client.h"
+#include "proxy/directory/directory_http_options.h"
 
 namespace podgate::proxy {
 

@@ -46,13 +46,9 @@ HttpDirectory::HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config,
                           "HTTP requests to directory servers by outcome",
                           core::metrics::label("result", "failed")),
       } {
-  core::http::ClientOptions options;
-  options.max_connections = config.max_connections;
-  options.max_idle_connections = config.max_connections;
-  options.request_timeout_ms = config.timeout_ms;
   for (const auto& url : config.urls) {
-    clients_.push_back(
-        std::make_unique<core::http::Client>(loop, core::http::parse_url(url), options));
+    clients_.push_back(std::make_unique<core::http::Client>(loop, core::http::parse_url(url),
+                                                            client_options(config)));
   }
   metrics.gauge_callback("podgate_directory_client_cache_entries",
                          "Directory answers held in the cache", "",
@@ -72,6 +68,12 @@ void HttpDirectory::close() {
 
 void HttpDirectory::forget(const std::string& user) {
   cache_.forget_user(user);
+  for (auto protocol :
+       {directory::Protocol::Imap, directory::Protocol::Pop3, directory::Protocol::Smtp}) {
+    if (auto it = in_flight_.find(LookupCache::key(user, protocol)); it != in_flight_.end()) {
+      it->second.forgotten = true;
+    }
+  }
 }
 
 void HttpDirectory::lookup(const LookupRequest& request, LookupDone done) {
@@ -105,14 +107,30 @@ void HttpDirectory::ask(const std::string& key, std::size_t url_index) {
   ++flight.urls_tried;
   core::http::Request request;
   request.method = "GET";
-  request.target = clients_[url_index]->origin().path +
-                   "/v1/lookup?user=" + core::http::percent_encode(flight.user) +
-                   "&protocol=" + directory::to_string(flight.protocol);
+  request.target = lookup_target(url_index, flight);
   clients_[url_index]->request(std::move(request),
                                [this, key, url_index](core::http::ClientResult result) {
                                  on_answer(key, url_index, std::move(result));
                                });
 }
+
+std::string HttpDirectory::lookup_target(std::size_t url_index, const InFlight& flight) const {
+  std::string base = clients_[url_index]->origin().path;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/v1/lookup?user=" + core::http::percent_encode(flight.user) +
+         "&protocol=" + directory::to_string(flight.protocol);
+}
+
+namespace {
+
+// A 404 means "unknown user" only when the directory says so; any other 404
+// (a wrong path in the URL, something else on that port) is a broken URL.
+bool says_unknown_user(const core::http::Response& response) {
+  auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  return body.is_object() && body.value("error", "") == "unknown user";
+}
+
+}  // namespace
 
 void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
                               core::http::ClientResult result) {
@@ -120,13 +138,22 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
   auto it = in_flight_.find(key);
   if (it == in_flight_.end()) return;
   const std::string& url = clients_[url_index]->origin().text;
+  InFlight& flight = it->second;
   std::string problem;
   if (!result.ok) {
     problem = result.error;
-  } else if (result.response.status == 404) {
+  } else if (result.response.status == 404 && says_unknown_user(result.response)) {
     counters_.requests_ok.add();
     preferred_ = url_index;
-    cache_.store_unknown(key, core::now_ns());
+    if (!flight.forgotten) cache_.store_unknown(key, core::now_ns());
+    complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
+    return;
+  } else if (result.response.status == 400) {
+    // The directory cannot use this user name (too long, not UTF-8...):
+    // asking the next URL would not help, and it is no outage.
+    counters_.requests_ok.add();
+    spdlog::warn("directory {}: refused the lookup of a user name ({} bytes)", url,
+                 flight.user.size());
     complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
     return;
   } else if (result.response.status == 200) {
@@ -134,8 +161,12 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
       auto answer = directory::decode_lookup_answer(nlohmann::json::parse(result.response.body));
       counters_.requests_ok.add();
       preferred_ = url_index;
-      cache_.store_found(key, answer.route, std::uint64_t{answer.ttl_seconds} * kNsPerSecond,
-                         core::now_ns());
+      // "No server available" is not remembered: the next probe may see the
+      // pod back, and the next login should hear of it.
+      if (!flight.forgotten && !answer.route.servers.empty()) {
+        cache_.store_found(key, answer.route, std::uint64_t{answer.ttl_seconds} * kNsPerSecond,
+                           core::now_ns());
+      }
       complete(key, LookupResult::found(std::move(answer.route), "directory"));
       return;
     } catch (const std::exception& error) {
@@ -147,7 +178,7 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
 
   counters_.requests_failed.add();
   spdlog::warn("directory {}: lookup failed: {}", url, problem);
-  if (it->second.urls_tried < clients_.size()) {
+  if (flight.urls_tried < clients_.size()) {
     ask(key, (url_index + 1) % clients_.size());
     return;
   }

@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "proxy/config.h"
 #include "proxy/directory/directory_client.h"
+#include "proxy/directory/directory_http_options.h"
 #include "proxy/directory/lookup_cache.h"
 
 namespace podgate::proxy {
@@ -40,10 +41,14 @@ class HttpDirectory : public DirectoryClient {
     directory::Protocol protocol;
     std::vector<LookupDone> waiters;
     std::size_t urls_tried = 0;
+    // forget() ran while the answer was on its way: it may predate a move.
+    bool forgotten = false;
   };
   void ask(const std::string& key, std::size_t url_index);
   void on_answer(const std::string& key, std::size_t url_index, core::http::ClientResult result);
   void complete(const std::string& key, LookupResult result);
+  // Where to send lookups: the path of the URL without a trailing '/'.
+  std::string lookup_target(std::size_t url_index, const InFlight& flight) const;
 
   struct Counters {
     core::metrics::Counter& cache_hits;

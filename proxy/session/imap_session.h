@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "proxy/protocol/imap/imap_parser.h"
+#include "proxy/protocol/imap/response_boundary.h"
 #include "proxy/session/sasl_exchange.h"
 #include "proxy/session/session.h"
 
@@ -35,6 +36,8 @@ class ImapSession final : public Session {
   std::string shutdown_goodbye() const override;
   std::string pod_lost_goodbye() const override;
   std::string kicked_goodbye() const override;
+  void note_client_output(std::string_view bytes) override { client_output_.feed(bytes); }
+  bool client_output_at_boundary() const override { return client_output_.at_line_start(); }
 
   void process_client_input();
   void handle_command(const imap::Command& command);
@@ -50,6 +53,8 @@ class ImapSession final : public Session {
   bool processing_input_ = false;  // inside process_client_input()
   std::string login_tag_;          // the tag of the LOGIN/AUTHENTICATE in progress
   SaslExchange sasl_;
+  // Where the lines of what the client reads end (literals included).
+  imap::ResponseBoundary client_output_;
 };
 
 }  // namespace podgate::proxy

@@ -56,7 +56,9 @@ std::string Pop3Session::pod_lost_goodbye() const {
 }
 
 std::string Pop3Session::kicked_goodbye() const {
-  return "-ERR [SYS/TEMP] Session closed by the administrator; please log in again.\r\n";
+  // POP3 has no unsolicited replies: a client would take any line for the
+  // answer to its next command. Closing is the clear message.
+  return "";
 }
 
 void Pop3Session::on_client_input(std::string_view bytes) {

@@ -98,7 +98,7 @@ void Session::arm_preauth_deadline() {
 }
 
 void Session::send(std::string_view text) {
-  if (!text.empty()) last_to_client_ = text.back();
+  note_client_output(text);
   if (client_) client_->write(text);
 }
 
@@ -422,7 +422,7 @@ void Session::retire_backend() {
 // After login: bytes both ways, with backpressure.
 
 void Session::relay(core::Stream& from, core::Stream& to, std::string_view bytes) {
-  if (&to == client_.get() && !bytes.empty()) last_to_client_ = bytes.back();
+  if (&to == client_.get()) note_client_output(bytes);
   to.write(bytes);
   if (to.congested()) from.stop_reading();
   timer_.start(seconds_ms(worker_.config->timeouts.idle_seconds));
@@ -458,8 +458,9 @@ void Session::on_timer() {
       login_failed(LoginFailure::Unavailable);
       break;
     case State::DirectoryLookup:
-      // The directory client has its own deadlines; the pre-auth one is
-      // only a backstop and cannot fire while it honours them.
+      // The directory clients have their own deadlines; this is the
+      // pre-auth deadline, which may still run out while several directory
+      // URLs are tried one after another.
       send(preauth_timeout_goodbye());
       finish("preauth_timeout");
       break;
@@ -487,9 +488,9 @@ void Session::shut_down() {
 void Session::kick() {
   if (state_ == State::Closing) return;
   if (state_ == State::Relay) {
-    // Only between the pod's lines: a goodbye inside a literal or a
+    // Only between the pod's replies: a goodbye inside a literal or a
     // message would corrupt what the client is reading.
-    if (last_to_client_ == '\n') send(kicked_goodbye());
+    if (client_output_at_boundary()) send(kicked_goodbye());
     finish("kicked");
     return;
   }

@@ -78,8 +78,14 @@ class Session : public core::StreamHandler, public LiveSession {
   virtual std::string preauth_timeout_goodbye() const = 0;
   virtual std::string shutdown_goodbye() const = 0;
   virtual std::string pod_lost_goodbye() const = 0;
-  // Said when an administrator closes a logged-in session.
+  // Said when an administrator closes a logged-in session ("": close only).
   virtual std::string kicked_goodbye() const = 0;
+  // Everything written to the client passes here, so that a protocol knows
+  // whether a goodbye now would land between two replies or inside one.
+  virtual void note_client_output(std::string_view bytes) {
+    if (!bytes.empty()) last_to_client_ = bytes.back();
+  }
+  virtual bool client_output_at_boundary() const { return last_to_client_ == '\n'; }
 
   // --- what a protocol may do ----------------------------------------------
   void send(std::string_view text);

@@ -274,9 +274,12 @@ class FileWatchTest(ServiceTestCase):
         self.assertEqual(self.svc.get("/healthz")[1]["users"], 2)
         self.assertEqual(self.svc.metric("podgate_directory_reloads_total", result="failed"),
                          failed + 1)
-        # edits still work on the data in memory, and replace the broken file
-        self.assertEqual(self.svc.put("/v1/users/fay%40example.com", {"pod": "pod-1"})[0], 201)
-        self.assertEqual(self.svc.file_json()["users"]["fay@example.com"], {"pod": "pod-1"})
+        # edits are refused rather than written over the operator's broken
+        # file (their work would be lost); the answer says why
+        status, body = self.svc.put("/v1/users/fay%40example.com", {"pod": "pod-1"})
+        self.assertEqual(status, 409)
+        self.assertIn("not valid JSON", body["error"])
+        self.assertEqual(self.svc.file_bytes(), b'{"pods": {"pod-1": ')
         # a file that is fixed is loaded again
         d = base_directory()
         d["users"]["gus@example.com"] = {"pod": "pod-2"}
@@ -431,8 +434,9 @@ class HealthTest(unittest.TestCase):
         mark = self.svc.log_mark()
         self.fake.close()
         t0 = time.time()
-        self.assertTrue(wait_for(lambda: self.servers("fay@example.com")[0] == [], 3))
-        self.assertLess(time.time() - t0, self.INTERVAL_MS / 1000.0 + 1.0)
+        self.assertTrue(wait_for(lambda: self.servers("fay@example.com")[0] == [], 5))
+        # one probe interval, plus slack for a loaded machine
+        self.assertLess(time.time() - t0, self.INTERVAL_MS / 1000.0 + 2.5)
         self.assertEqual(self.servers("fay@example.com"), ([], "no server available"))
         self.assertTrue(self.svc.wait_log(r"is down", since=mark))
         # ...and is back from its first good probe
@@ -457,9 +461,9 @@ class HealthTest(unittest.TestCase):
             self.assertEqual(self.servers(BOB), ([pod2.imap_addr], None))
             pod2.stop()
             t0 = time.time()
-            self.assertTrue(wait_for(lambda: self.servers(BOB)[0] == [], 3),
+            self.assertTrue(wait_for(lambda: self.servers(BOB)[0] == [], 5),
                             podlib.tail(self.svc.stderr_path))
-            self.assertLess(time.time() - t0, self.INTERVAL_MS / 1000.0 + 1.0)
+            self.assertLess(time.time() - t0, self.INTERVAL_MS / 1000.0 + 2.5)
             self.assertEqual(self.svc.metric("podgate_directory_server_up", pod="pod-2",
                                              server=pod2.imap_addr), 0)
         finally:

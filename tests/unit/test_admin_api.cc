@@ -91,15 +91,27 @@ TEST_CASE("POST /v1/kick closes the user's sessions and forgets their route", "[
   FakeSession first(fixture.worker, "s1", "alice@example.com", true);
   FakeSession second(fixture.worker, "s2", "Alice@Example.com", true);
   FakeSession other(fixture.worker, "s3", "bob@example.com", true);
+  // someone who typed alice's name but never logged in is not her session
+  FakeSession stranger(fixture.worker, "s4", "alice@example.com", false);
   auto response = api.handle(request("POST", "/v1/kick?user=alice%40example.com"));
   REQUIRE(response.status == 200);
   CHECK(json::parse(response.body)["kicked"] == 2);
   CHECK(first.kicks == 1);
   CHECK(second.kicks == 1);
   CHECK(other.kicks == 0);
+  CHECK(stranger.kicks == 0);
   CHECK(fixture.directory.forgotten == std::vector<std::string>{"alice@example.com"});
   CHECK(fixture.metrics.render().find("podgate_admin_kicked_sessions_total 2") !=
         std::string::npos);
+}
+
+TEST_CASE("Session listings survive user names that are not UTF-8", "[admin]") {
+  AdminFixture fixture;
+  AdminApi api(fixture.worker);
+  FakeSession odd(fixture.worker, "s1", "caf\xe9@example.com", true);
+  auto response = api.handle(request("GET", "/v1/sessions"));
+  REQUIRE(response.status == 200);
+  CHECK(json::parse(response.body)["sessions"].size() == 1);
 }
 
 TEST_CASE("The admin API refuses what it does not serve", "[admin]") {

@@ -274,3 +274,22 @@ TEST_CASE("Atomic writes replace the file whole and keep a new file at 0644", "[
   CHECK_THROWS_AS(podgate::directory::write_file_atomically("/nonexistent-dir/x.json", "{}"),
                   DirectoryError);
 }
+
+TEST_CASE("An edit does not overwrite a hand edit the store has not read yet",
+          "[directory_store]") {
+  StoreFolder folder;
+  DirectoryStore store(folder.path);
+  store.load();
+  std::string hand_edited = kDirectory;
+  hand_edited.replace(hand_edited.find("\"pod\": \"pod-1\""), 14, "\"pod\": \"pod-2\"");
+  folder.write(hand_edited);
+  auto result = store.put_user("carol@example.com", json{{"pod", "pod-1"}});
+  CHECK(result.outcome == EditOutcome::Conflict);
+  CHECK_THAT(result.error, Catch::Contains("changed on disk"));
+  CHECK(folder.read() == hand_edited);
+  // Once the store has read the file, edits go through again.
+  REQUIRE(store.reload().ok);
+  CHECK(store.put_user("carol@example.com", json{{"pod", "pod-1"}}).outcome ==
+        EditOutcome::Created);
+  CHECK(folder.read().find("carol@example.com") != std::string::npos);
+}

@@ -23,6 +23,9 @@ struct FakeDirectoryServer {
   core::http::Server server;
   int requests = 0;
   std::uint32_t ttl_seconds = 30;
+  int fail_with = 0;          // an HTTP status to answer every lookup with
+  bool no_server_up = false;  // alice's pod has no server up
+  std::string backend_tls = "none";
 
   explicit FakeDirectoryServer(uv_loop_t* loop)
       : server(loop, [this](const core::http::Request& request) { return answer(request); }) {
@@ -32,17 +35,23 @@ struct FakeDirectoryServer {
 
   core::http::Response answer(const core::http::Request& request) {
     ++requests;
+    if (request.path() != "/v1/lookup") {
+      return core::http::Response::json(404, R"({"error": "not found"})");
+    }
+    if (fail_with != 0) return core::http::Response::json(fail_with, R"({"error": "broken"})");
     auto query = request.query();
-    if (request.path() != "/v1/lookup" || query["user"] != "alice@example.com") {
+    if (query["user"] != "alice@example.com") {
       return core::http::Response::json(404, R"({"error": "unknown user"})");
     }
     podgate::directory::Route route;
     route.pod = "pod-1";
-    route.servers.push_back({"127.0.0.1:20143", *core::parse_socket_address("127.0.0.1:20143")});
-    return core::http::Response::json(
-        200, podgate::directory::encode_lookup_answer("alice@example.com", Protocol::Imap, route,
-                                                      ttl_seconds)
-                 .dump());
+    if (!no_server_up) {
+      route.servers.push_back({"127.0.0.1:20143", *core::parse_socket_address("127.0.0.1:20143")});
+    }
+    auto answer = podgate::directory::encode_lookup_answer("alice@example.com", Protocol::Imap,
+                                                           route, ttl_seconds);
+    answer["backend_tls"] = backend_tls;
+    return core::http::Response::json(200, answer.dump());
   }
 };
 
@@ -194,5 +203,74 @@ TEST_CASE("With every directory down, expired routes are served stale and others
   CHECK(harness.counter("stale") == 1);
   CHECK(harness.counter("unavailable") == 1);
   directory.close();
+  harness.drain();
+}
+
+TEST_CASE("A 404 that is not about the user, a 5xx or a TLS mode podgate lacks fail over",
+          "[http_directory]") {
+  Harness harness;
+  FakeDirectoryServer wrong_path(&harness.loop);
+  FakeDirectoryServer broken(&harness.loop);
+  broken.fail_with = 503;
+  FakeDirectoryServer wants_tls(&harness.loop);
+  wants_tls.backend_tls = "starttls";
+  FakeDirectoryServer good(&harness.loop);
+  HttpDirectory directory(&harness.loop,
+                          config_for({wrong_path.url() + "/not-the-api/", broken.url(),
+                                      wants_tls.url(), good.url() + "/"}),
+                          harness.metrics);
+  harness.lookup(directory, "alice@example.com");
+  harness.wait_for(1);
+  CHECK(harness.results[0].outcome == LookupOutcome::Found);
+  CHECK(wrong_path.requests == 1);
+  CHECK(broken.requests == 1);
+  CHECK(wants_tls.requests == 1);
+  CHECK(good.requests == 1);  // its trailing '/' did not break the path
+
+  // The URL that answered is asked first from now on.
+  harness.lookup(directory, "nobody@example.com");
+  harness.wait_for(2);
+  CHECK(harness.results[1].outcome == LookupOutcome::UnknownUser);
+  CHECK(good.requests == 2);
+  CHECK(wrong_path.requests == 1);
+
+  directory.close();
+  for (auto* server : {&wrong_path, &broken, &wants_tls, &good}) server->server.close();
+  harness.drain();
+}
+
+TEST_CASE("No server available is answered but not cached", "[http_directory]") {
+  Harness harness;
+  FakeDirectoryServer directory_server(&harness.loop);
+  directory_server.no_server_up = true;
+  HttpDirectory directory(&harness.loop, config_for({directory_server.url()}), harness.metrics);
+  harness.lookup(directory, "alice@example.com");
+  harness.wait_for(1);
+  REQUIRE(harness.results[0].outcome == LookupOutcome::Found);
+  CHECK(harness.results[0].route->servers.empty());
+  directory_server.no_server_up = false;  // the probe sees the pod back
+  harness.lookup(directory, "alice@example.com");
+  harness.wait_for(2);
+  CHECK(harness.results[1].route->servers.size() == 1);
+  CHECK(directory_server.requests == 2);
+  directory.close();
+  directory_server.server.close();
+  harness.drain();
+}
+
+TEST_CASE("A route on its way when the user is forgotten is not cached", "[http_directory]") {
+  Harness harness;
+  FakeDirectoryServer directory_server(&harness.loop);
+  HttpDirectory directory(&harness.loop, config_for({directory_server.url()}), harness.metrics);
+  harness.lookup(directory, "alice@example.com");
+  directory.forget("alice@example.com");  // a kick after a move, while the answer travels
+  harness.wait_for(1);
+  CHECK(harness.results[0].outcome == LookupOutcome::Found);
+  harness.lookup(directory, "alice@example.com");
+  harness.wait_for(2);
+  CHECK(std::string(harness.results[1].source) == "directory");
+  CHECK(directory_server.requests == 2);
+  directory.close();
+  directory_server.server.close();
   harness.drain();
 }

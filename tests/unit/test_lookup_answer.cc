@@ -47,6 +47,7 @@ TEST_CASE("Lookup answers are encoded in the documented shape", "[lookup_answer]
   CHECK(no_server["error"] == "no server available");
   CHECK(no_server["enabled"] == false);
   CHECK(no_server["protocol"] == "pop3");
+  CHECK(no_server["ttl"] == 0);  // ask again soon: the pod may be back
 }
 
 TEST_CASE("Lookup answers survive an encode and decode round trip", "[lookup_answer]") {
@@ -110,4 +111,7 @@ TEST_CASE("Malformed lookup answers are refused naming the field", "[lookup_answ
   CHECK_THROWS_WITH(decode_lookup_answer(with("ttl", -1)), Catch::Contains("\"ttl\""));
   CHECK_THROWS_WITH(decode_lookup_answer(with("ttl", 1.5)), Catch::Contains("\"ttl\""));
   CHECK_THROWS_WITH(decode_lookup_answer(with("ttl", 5000000000LL)), Catch::Contains("\"ttl\""));
+  // A TLS mode podgate cannot speak would send passwords in clear text.
+  CHECK_THROWS_WITH(decode_lookup_answer(with("backend_tls", "starttls")),
+                    Catch::Contains("not supported"));
 }
