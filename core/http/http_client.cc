@@ -34,6 +34,11 @@ SocketAddress origin_address(const Url& origin) {
   return *address;
 }
 
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS";
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -64,6 +69,7 @@ struct Client::Impl {
     Connection* connection = nullptr;  // the connection carrying it
     bool queued = false;
     bool retried = false;
+    bool idempotent = false;  // may be sent again (RFC 9110 section 9.2.2)
   };
 
   static void free_call(uv_handle_t* handle) { delete static_cast<Call*>(handle->data); }
@@ -225,9 +231,11 @@ class Client::Connection final : public StreamHandler {
                                         : "connection closed before the response");
       return;
     }
-    if (!answer_started_ && reused_ && !call_->retried) {
+    if (!answer_started_ && reused_ && call_->idempotent && !call_->retried) {
       // The server dropped a pooled connection as we reused it: the request
-      // never got a look, so a fresh connection gets it once more.
+      // most likely never got a look, so a fresh connection gets it once
+      // more. Only when sending it twice is harmless: the server may also
+      // have acted on it and closed before answering.
       Call* call = detach();
       call->retried = true;
       shut();
@@ -288,6 +296,7 @@ void Client::Impl::request(Request request, ResponseCallback callback) {
   auto* call = new Call{
       this, next_sequence++, serialize(request, host), request.keep_alive, std::move(callback), {},
       {}};
+  call->idempotent = is_idempotent(request.method);
   uv_timer_init(loop, &call->timer);
   call->timer.data = call;
   calls.insert(call);

@@ -43,8 +43,10 @@ class Client {
 
   // Sends the request on an idle pooled connection, a new one, or after a
   // queued request. The callback runs once, always from the loop (never
-  // from inside request()). A request that failed on a reused keep-alive
-  // connection before any answer byte is retried once on a new connection.
+  // from inside request()). An idempotent request (GET, HEAD, PUT, DELETE,
+  // OPTIONS) that failed on a reused keep-alive connection before any answer
+  // byte is retried once on a new connection; any other (POST) gets the error,
+  // since the server may have acted on it.
   // request.target is sent as given (origin().path is not prepended). A
   // request after close() fails with "closed", from the loop. Responses to
   // HEAD are not supported (the body a HEAD answer announces is awaited).

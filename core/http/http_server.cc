@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@ constexpr int kBacklog = 511;
 // dropping) what the client still sends, so that closing does not reset the
 // connection before the client has read the answer.
 constexpr std::uint32_t kLingerMs = 2000;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 void free_handle(uv_handle_t* handle) {
   delete reinterpret_cast<uv_tcp_t*>(handle);
@@ -65,7 +67,8 @@ class Server::Connection final : public StreamHandler {
               timer_closed_ = true;
               maybe_free();
             }),
-        idle_timeout_ms_(server.options.idle_timeout_ms) {}
+        idle_timeout_ms_(server.options.idle_timeout_ms),
+        request_timeout_ms_(server.options.request_timeout_ms) {}
 
   int accept(uv_stream_t* listener) {
     int status = stream_.accept_from(listener);
@@ -89,11 +92,13 @@ class Server::Connection final : public StreamHandler {
 
  private:
   enum class State { Open, Lingering, Closed };
+  // What timer_ measures while Open.
+  enum class Wait { Idle, Request };
 
   void on_stream_data(Stream&, std::string_view bytes) override {
     if (state_ != State::Open) return;  // lingering: the rest is dropped
-    timer_.start(idle_timeout_ms_);
     process(bytes);
+    arm_timer();
     after_input();
   }
 
@@ -124,10 +129,32 @@ class Server::Connection final : public StreamHandler {
     pending_.clear();
     stream_.start_reading();
     process(input);
+    arm_timer();
     after_input();
   }
 
-  void on_timeout() { close_now(); }
+  // A request under way has a deadline from its first byte that later bytes
+  // do not extend; otherwise (between requests, or while the client is not
+  // reading our answers) the idle timeout runs from the last activity.
+  void arm_timer() {
+    if (state_ != State::Open) return;
+    if (pending_.empty() && parser_.in_request()) {
+      if (wait_ == Wait::Request) return;
+      wait_ = Wait::Request;
+      timer_.start(request_timeout_ms_);
+      return;
+    }
+    wait_ = Wait::Idle;
+    timer_.start(idle_timeout_ms_);
+  }
+
+  void on_timeout() {
+    if (state_ == State::Open && wait_ == Wait::Request) {
+      reject(408, "request not complete within " + std::to_string(request_timeout_ms_) + " ms");
+      return;
+    }
+    close_now();
+  }
 
   void process(std::string_view bytes) {
     while (state_ == State::Open && !bytes.empty()) {
@@ -141,11 +168,21 @@ class Server::Connection final : public StreamHandler {
       std::size_t consumed = 0;
       ParseStatus status = parser_.feed(bytes, consumed);
       bytes.remove_prefix(consumed);
-      if (status == ParseStatus::NeedMore) return;
-      if (status == ParseStatus::Error) {
-        reject(parser_.error());
+      if (status == ParseStatus::NeedMore) {
+        // The client holds its body back until we agree to take it (an
+        // announced body over the limit was already refused with 413).
+        if (!continue_sent_ && parser_.expects_continue()) {
+          continue_sent_ = true;
+          stream_.write(kContinue);
+        }
         return;
       }
+      if (status == ParseStatus::Error) {
+        const std::string& error = parser_.error();
+        reject(status_for_parse_error(error), error);
+        return;
+      }
+      continue_sent_ = false;
       answer(parser_.take());
     }
   }
@@ -174,8 +211,7 @@ class Server::Connection final : public StreamHandler {
     return Response::text(500, "Internal Server Error\n");
   }
 
-  void reject(const std::string& error) {
-    int status = status_for_parse_error(error);
+  void reject(int status, const std::string& error) {
     Response response =
         Response::text(status, std::string(reason_phrase(status)) + ": " + error + "\n");
     response.keep_alive = false;
@@ -208,8 +244,11 @@ class Server::Connection final : public StreamHandler {
   RequestParser parser_;
   Timer timer_;
   std::uint32_t idle_timeout_ms_;
+  std::uint32_t request_timeout_ms_;
   std::string pending_;
   State state_ = State::Open;
+  Wait wait_ = Wait::Idle;
+  bool continue_sent_ = false;  // for the request being received
   bool peer_ended_ = false;
   bool stream_closed_ = false;
   bool timer_closed_ = false;

@@ -1,6 +1,7 @@
 // A small HTTP/1.1 server on a libuv loop, for admin and directory APIs on
 // loopback or a management network: plain TCP, keep-alive, pipelining
-// answered in order, limits on header and body size, an idle timeout.
+// answered in order, limits on header and body size, an idle timeout between
+// requests and a deadline for each request to arrive, "100 Continue".
 // Handlers answer synchronously (every route here is in-memory work).
 #pragma once
 
@@ -22,7 +23,13 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   ParserLimits limits;
+  // Between requests (and before the first): how long a connection may stay
+  // silent before it is closed.
   std::uint32_t idle_timeout_ms = 60'000;
+  // From the first byte of a request until it is complete; then it is
+  // answered 408 and the connection closed (a client dribbling bytes cannot
+  // hold a connection slot).
+  std::uint32_t request_timeout_ms = 10'000;
   std::size_t max_connections = 1024;
 };
 

@@ -228,6 +228,23 @@ class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             for admin in self.admins:
                 admin.kick(ALICE)
 
+    def test_2b_a_kicked_pop3_session_is_closed_without_a_stray_reply(self):
+        pg, admin = self.podgates[0], self.admins[0]
+        pop = poplib.POP3_SSL("127.0.0.1", pg.port("pop3", "implicit"),
+                              context=podlib.client_tls_context(), timeout=10)
+        pop.user(BOB)
+        pop.pass_(self.world.passwords[BOB])
+        pop.stat()
+        self.assertEqual(admin.kick(BOB), 1)
+        # POP3 has no unsolicited replies: the client just sees the end
+        pop.sock.settimeout(5)
+        self.assertEqual(pop.sock.recv(4096), b"")
+        pop.close()
+        self.assertEqual(self.last_access(pg, BOB)["close_reason"], "kicked")
+        self.assertEqual(admin.sessions(BOB), [])
+        # kicking nobody is no error
+        self.assertEqual(admin.kick("nobody@example.com"), 0)
+
     def test_3_without_the_directory_cached_users_log_in_and_others_wait(self):
         pg = self.podgates[0]
         admin = self.admins[0]
