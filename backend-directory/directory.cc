@@ -100,8 +100,8 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
         continue;
       }
       if (key == "backend_tls") {
-        if (servers != "none") {
-          throw DirectoryError(where + ": backend_tls: only \"none\" is supported, not " +
+        if (servers != "none" && servers != "implicit") {
+          throw DirectoryError(where + ": backend_tls must be \"none\" or \"implicit\", not " +
                                servers.dump());
         }
         pod.backend_tls = servers.get<std::string>();

@@ -41,7 +41,8 @@ struct Route {
   bool protocol_enabled = true;
   // How podgate logs in to the pod's SMTP servers: "plain" or "login".
   std::string smtp_auth = "plain";
-  // TLS from podgate to the pod's servers; only "none" until podgate has it.
+  // TLS from podgate to the pod's servers: "none" or "implicit" (TLS from
+  // the first byte, as on ports 993/995/465).
   std::string backend_tls = "none";
 };
 

@@ -78,10 +78,10 @@ LookupAnswer decode_lookup_answer(const json& body) {
 
   // Absent in answers of older services: the defaults of the model.
   route.backend_tls = string_field(body, "backend_tls", "none");
-  if (route.backend_tls != "none") {
+  if (route.backend_tls != "none" && route.backend_tls != "implicit") {
     // Logging in over clear text where the pod expects TLS would leak passwords.
     throw DirectoryError("lookup answer: \"backend_tls\" \"" + route.backend_tls +
-                         "\" is not supported (only \"none\")");
+                         "\" is not supported (\"none\" or \"implicit\")");
   }
   route.smtp_auth = string_field(body, "smtp_auth", "plain");
   if (route.smtp_auth != "plain" && route.smtp_auth != "login") {

@@ -81,8 +81,9 @@ bool Stream::start_tls_server(SSL_CTX* context) {
   return tls_ != nullptr;
 }
 
-bool Stream::start_tls_client(SSL_CTX* context, const std::string& server_name) {
-  tls_ = TlsEngine::client(context, server_name);
+bool Stream::start_tls_client(SSL_CTX* context, const std::string& server_name,
+                              const std::string& expected_ip) {
+  tls_ = TlsEngine::client(context, server_name, expected_ip);
   if (!tls_ || tls_->start_handshake() != TlsEngine::Status::Ok) return false;
   flush_tls_output();
   return true;

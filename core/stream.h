@@ -73,7 +73,8 @@ class Stream {
   // Everything read from now on is TLS. Bytes written before this call go
   // out in plaintext first (the STARTTLS "OK" answer).
   bool start_tls_server(SSL_CTX* context);
-  bool start_tls_client(SSL_CTX* context, const std::string& server_name);
+  bool start_tls_client(SSL_CTX* context, const std::string& server_name,
+                        const std::string& expected_ip = "");
   bool tls_active() const { return tls_ != nullptr; }
   std::string tls_version() const { return tls_ ? tls_->version() : std::string(); }
   std::string tls_error() const { return tls_ ? tls_->last_error() : std::string(); }

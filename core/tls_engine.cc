@@ -1,5 +1,7 @@
 #include "core/tls_engine.h"
 
+#include <openssl/x509.h>
+
 #include <openssl/err.h>
 
 #include "core/tls_context.h"
@@ -18,11 +20,17 @@ std::unique_ptr<TlsEngine> TlsEngine::server(SSL_CTX* context) {
   return std::unique_ptr<TlsEngine>(new TlsEngine(ssl));
 }
 
-std::unique_ptr<TlsEngine> TlsEngine::client(SSL_CTX* context, const std::string& server_name) {
+std::unique_ptr<TlsEngine> TlsEngine::client(SSL_CTX* context, const std::string& server_name,
+                                             const std::string& expected_ip) {
   SSL* ssl = SSL_new(context);
   if (ssl == nullptr) return nullptr;
   SSL_set_connect_state(ssl);
   if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, server_name.c_str());
+  if (!expected_ip.empty() &&
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), expected_ip.c_str()) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
   return std::unique_ptr<TlsEngine>(new TlsEngine(ssl));
 }
 

@@ -21,7 +21,10 @@ class TlsEngine {
   };
 
   static std::unique_ptr<TlsEngine> server(SSL_CTX* context);
-  static std::unique_ptr<TlsEngine> client(SSL_CTX* context, const std::string& server_name);
+  // `server_name` goes out as SNI; when the context verifies peers,
+  // `expected_ip` ("" for none) must be in the certificate's IP addresses.
+  static std::unique_ptr<TlsEngine> client(SSL_CTX* context, const std::string& server_name,
+                                           const std::string& expected_ip = "");
   ~TlsEngine();
 
   TlsEngine(const TlsEngine&) = delete;

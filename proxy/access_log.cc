@@ -48,6 +48,7 @@ std::string to_json_line(const SessionRecord& record) {
       {"directory", optional_text(record.directory)},
       {"backend", optional_text(record.backend)},
       {"tls", record.tls},
+      {"backend_tls", record.backend_tls},
       {"result", record.result},
       {"close_reason", record.close_reason},
       {"bytes_from_client", record.bytes_from_client},

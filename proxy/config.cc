@@ -149,9 +149,12 @@ Config load_config(const std::string& path) {
   };
 
   const json& tls = section("tls", missing);
-  only_keys(tls, "tls", {"certificate", "private_key"});
+  only_keys(tls, "tls", {"certificate", "private_key", "backend_ca"});
   config.certificate = resolve(base, string_at(tls, "certificate", "tls"));
   config.private_key = resolve(base, string_at(tls, "private_key", "tls"));
+  if (tls.contains("backend_ca")) {
+    config.backend_ca = resolve(base, string_at(tls, "backend_ca", "tls"));
+  }
 
   config.directory = read_directory(section("directory", missing), base);
 

@@ -74,6 +74,9 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::string certificate;
   std::string private_key;
+  // CA certificates (PEM) that pods' certificates must chain to, for pods
+  // with backend_tls "implicit"; "" encrypts without verifying.
+  std::string backend_ca;
   DirectoryConfig directory;
   std::string access_log = "-";  // "-" is standard output
   std::string admin_listen;      // "" when there is no admin API

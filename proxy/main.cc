@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   Runtime runtime;
   core::SslCtxPtr server_tls;
+  core::SslCtxPtr backend_tls;
   std::unique_ptr<proxy::AccessLog> access_log;
   try {
     runtime.config = proxy::load_config(config_path);
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
       file_directory = std::make_unique<proxy::EmbeddedDirectory>(runtime.config.directory.file);
     }
     server_tls = core::make_server_context(runtime.config.certificate, runtime.config.private_key);
+    backend_tls = core::make_client_context(runtime.config.backend_ca);
     if (check_only) {
       if (file_directory) {
         std::printf("configuration OK: %zu listeners, %zu users, %zu pods\n",
@@ -169,6 +171,8 @@ int main(int argc, char** argv) {
   runtime.worker.loop = loop;
   runtime.worker.config = &runtime.config;
   runtime.worker.server_tls = server_tls.get();
+  runtime.worker.backend_tls = backend_tls.get();
+  runtime.worker.backend_tls_verifies = !runtime.config.backend_ca.empty();
   runtime.worker.access_log = access_log.get();
   runtime.worker.metrics = &runtime.metrics;
   if (!runtime.directory) {

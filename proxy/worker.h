@@ -52,6 +52,8 @@ struct Worker {
   uv_loop_t* loop = nullptr;
   const Config* config = nullptr;
   SSL_CTX* server_tls = nullptr;
+  SSL_CTX* backend_tls = nullptr;  // podgate as TLS client of pods
+  bool backend_tls_verifies = false;
   DirectoryClient* directory = nullptr;
   core::metrics::Registry* metrics = nullptr;
   AccessLog* access_log = nullptr;

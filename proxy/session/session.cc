@@ -163,8 +163,9 @@ void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
   }
   if (&stream != backend_.get()) return;
   if (state_ == State::BackendLogin) {
-    spdlog::warn("session {}: pod server {} closed during login ({})", record_.session,
-                 record_.backend, core::to_string(why));
+    spdlog::warn("session {}: pod server {} closed during login ({}{})", record_.session,
+                 record_.backend, core::to_string(why),
+                 why == core::StreamEnd::TlsFailed ? ": " + backend_->tls_error() : "");
     if (backend_greeting_ns_ == 0) {
       connect_next_server();  // it never greeted: as good as refused
       return;
@@ -192,6 +193,10 @@ void Session::on_stream_closed(core::Stream& stream) {
 }
 
 void Session::on_stream_tls_ready(core::Stream& stream) {
+  if (&stream == backend_.get()) {
+    record_.backend_tls = backend_->tls_version();
+    return;
+  }
   if (&stream != client_.get()) return;
   record_.tls = client_->tls_version();
   record_.phases.tls = ms_since(tls_start_ns_);
@@ -304,6 +309,7 @@ void Session::connect_next_server() {
   }
   const directory::Server& server = route_->servers[server_index_++];
   record_.backend = server.text;
+  record_.backend_tls = "none";
   state_ = State::BackendConnect;
   backend_ = std::make_unique<core::Stream>(worker_.loop, *this);
   timer_.start(seconds_ms(worker_.config->timeouts.backend_connect_seconds));
@@ -321,9 +327,19 @@ void Session::on_stream_connected(core::Stream& stream, int status) {
     return;
   }
   // The connect timer keeps running until the greeting: a pod that accepts
-  // and never greets is as unusable as one that refuses.
+  // and never greets (or never finishes its TLS handshake) is as unusable
+  // as one that refuses.
   state_ = State::BackendLogin;
   backend_greeting_ns_ = 0;
+  if (route_->backend_tls == "implicit") {
+    std::string ip = worker_.backend_tls_verifies ? backend_->peer().ip() : std::string();
+    if (!backend_->start_tls_client(worker_.backend_tls, "", ip)) {
+      spdlog::warn("session {}: cannot start TLS to pod {} server {}", record_.session,
+                   record_.pod, record_.backend);
+      connect_next_server();
+      return;
+    }
+  }
   backend_->start_reading();
 }
 

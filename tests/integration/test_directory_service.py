@@ -146,7 +146,7 @@ class LookupAndEditTest(ServiceTestCase):
             (self.svc.user_path(ALICE), "[1, 2]", "must be a JSON object"),
             ("/v1/pods/pod-1", {"imap": "127.0.0.1:1"}, "must be a list"),
             ("/v1/pods/pod-1", {"imap": ["mail.example.com:143"]}, "ip:port"),
-            ("/v1/pods/pod-3", {"backend_tls": "starttls"}, 'backend_tls: only "none"'),
+            ("/v1/pods/pod-3", {"backend_tls": "starttls"}, 'backend_tls must be "none" or "implicit"'),
         ]
         for path, body, reason in cases:
             status, answer = self.svc.put(path, body)
@@ -310,10 +310,10 @@ class StartupTest(unittest.TestCase):
 
     def test_an_invalid_file_at_start_is_refused_with_the_reason(self):
         d = base_directory()
-        d["pods"]["pod-1"]["backend_tls"] = "implicit"
+        d["pods"]["pod-1"]["backend_tls"] = "starttls"
         r = self.run_service(d)
         self.assertEqual(r.returncode, 2)
-        self.assertIn(b'backend_tls: only "none" is supported', r.stderr)
+        self.assertIn(b'backend_tls must be "none" or "implicit"', r.stderr)
         d = base_directory()
         d["users"][ALICE] = {"pod": 1}
         r = self.run_service(d)

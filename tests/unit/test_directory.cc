@@ -90,10 +90,13 @@ TEST_CASE("Pods carry backend_tls, and only none is accepted for now", "[directo
   auto directory = Directory::from_json(document);
   CHECK(directory->lookup("alice@example.com", Protocol::Imap)->backend_tls == "none");
   CHECK(directory->lookup("bob@example.com", Protocol::Imap)->backend_tls == "none");
-  for (const char* value : {R"("starttls")", R"("implicit")", "true", "null"}) {
+  document["pods"]["pod-1"]["backend_tls"] = "implicit";
+  CHECK(Directory::from_json(document)->lookup("alice@example.com", Protocol::Imap)->backend_tls ==
+        "implicit");
+  for (const char* value : {R"("starttls")", R"("TLS")", "true", "null"}) {
     document["pods"]["pod-1"]["backend_tls"] = json::parse(value);
     CHECK_THROWS_WITH(Directory::from_json(document),
-                      Catch::Contains("backend_tls: only \"none\" is supported") &&
+                      Catch::Contains("backend_tls must be \"none\" or \"implicit\"") &&
                           Catch::Contains("pod \"pod-1\""));
   }
 }

@@ -171,7 +171,7 @@ TEST_CASE("Invalid edits change nothing in memory or on disk", "[directory_store
   refused(store.put_pod("pod-3", json{{"imap", "127.0.0.1:1"}}), "must be a list");
   refused(store.put_pod("pod-3", json{{"imap", {"localhost:1"}}}), "expected \"ip:port\"");
   refused(store.put_pod("pod-3", json{{"backend_tls", "starttls"}}),
-          "backend_tls: only \"none\" is supported");
+          "backend_tls must be \"none\" or \"implicit\"");
   refused(store.put_pod("pod-3", json{{"smtp_auth", "cram"}}), "smtp_auth");
   refused(store.put_pod("pod-3", json{{"lmtp", json::array()}}), "unknown key \"lmtp\"");
   refused(store.put_pod("pod-3", json(42)), "must be a JSON object");
