@@ -141,3 +141,13 @@ TEST_CASE("An admin address that is not ip:port is refused", "[config]") {
   text.replace(text.find("127.0.0.1:9925"), 14, "localhost:9925");
   CHECK_THROWS_WITH(load_config(write_config(text)), Catch::Contains("admin"));
 }
+
+TEST_CASE("A CA file for the pods' certificates is read relative to the config", "[config]") {
+  std::string text = kMinimal;
+  text.replace(text.find(R"("private_key": "/etc/key.pem")"), 29,
+               R"("private_key": "/etc/key.pem", "backend_ca": "pods-ca.pem")");
+  std::string path = write_config(text);
+  auto config = load_config(path);
+  CHECK(config.backend_ca == (std::filesystem::path(path).parent_path() / "pods-ca.pem").string());
+  CHECK(load_config(write_config(kMinimal)).backend_ca.empty());
+}
