@@ -164,7 +164,8 @@ class ParserCore {
     std::optional<std::string> expect = find_header(headers, "Expect");
     if (!expect) return false;
     std::string_view value = *expect;
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     constexpr std::string_view kContinue = "100-continue";
     return value.size() == kContinue.size() &&

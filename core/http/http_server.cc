@@ -182,7 +182,9 @@ class Server::Connection final : public StreamHandler {
         reject(status_for_parse_error(error), error);
         return;
       }
+      // The next request, if any, gets a deadline of its own.
       continue_sent_ = false;
+      wait_ = Wait::Idle;
       answer(parser_.take());
     }
   }

@@ -397,3 +397,55 @@ TEST_CASE("HTTP request parser treats an Upgrade request as ordinary", "[http][p
   REQUIRE(outcome.messages.size() == 2);
   CHECK(outcome.messages[1].target == "/next");
 }
+
+TEST_CASE("HTTP request parser says when a request is under way and expects 100-continue",
+          "[http][parser]") {
+  const std::string head =
+      "PUT /big HTTP/1.1\r\nContent-Length: 3\r\nExpect:  100-CONTINUE \r\n\r\n";
+  const std::string input = "\r\n" + head + "abc" + "GET /next HTTP/1.1\r\n\r\n";
+  http::RequestParser parser;
+  CHECK_FALSE(parser.in_request());
+  CHECK_FALSE(parser.expects_continue());
+  std::vector<http::Request> taken;
+  // One byte at a time: only between the header section and the first body
+  // byte does the request wait for "100 Continue".
+  for (std::size_t fed = 1; fed <= input.size(); ++fed) {
+    INFO("fed " << fed);
+    std::size_t consumed = 0;
+    http::ParseStatus status = parser.feed(std::string_view(input).substr(fed - 1, 1), consumed);
+    CHECK(consumed == 1);
+    if (status == http::ParseStatus::Message) {
+      taken.push_back(parser.take());
+      CHECK_FALSE(parser.in_request());
+      CHECK_FALSE(parser.expects_continue());
+      continue;
+    }
+    REQUIRE(status == http::ParseStatus::NeedMore);
+    CHECK(parser.in_request());
+    CHECK(parser.expects_continue() == (fed == 2 + head.size()));
+  }
+  REQUIRE(taken.size() == 2);
+  CHECK(taken[0].body == "abc");
+  CHECK(taken[1].target == "/next");
+
+  // No 100 for HTTP/1.0, for an empty body, without the header or for
+  // another expectation.
+  for (const char* no_continue :
+       {"PUT / HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue-later\r\n\r\n"}) {
+    INFO(no_continue);
+    http::RequestParser other;
+    std::size_t consumed = 0;
+    other.feed(no_continue, consumed);
+    CHECK_FALSE(other.expects_continue());
+  }
+  // Chunked bodies are announced too.
+  http::RequestParser chunked;
+  std::size_t consumed = 0;
+  CHECK(
+      chunked.feed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+                   consumed) == http::ParseStatus::NeedMore);
+  CHECK(chunked.expects_continue());
+}

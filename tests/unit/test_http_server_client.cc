@@ -471,6 +471,34 @@ TEST_CASE("HTTP client retries once when a reused connection was already dropped
   loop.finish();
 }
 
+TEST_CASE("HTTP client does not resend a POST when a reused connection was dropped",
+          "[http][client]") {
+  TestLoop loop;
+  DroppingServer server(loop.get());
+  http::Client client(loop.get(), http::parse_url(origin_of(server.address())));
+
+  std::optional<http::ClientResult> second;
+  client.request(get("/first"), [&](http::ClientResult r) {
+    REQUIRE(r.ok);
+    server.drop_connections();
+    http::Request post;
+    post.method = "POST";
+    post.target = "/second";
+    post.body = "charge once";
+    client.request(post, [&](http::ClientResult r2) { second = std::move(r2); });
+  });
+  REQUIRE(loop.run_until([&] { return second.has_value(); }));
+  // The server may have acted on it before closing: not sent again.
+  CHECK_FALSE(second->ok);
+  CHECK_THAT(second->error, Catch::StartsWith("connection"));
+  loop.run_for(20);
+  CHECK(server.accepted() == 1);
+
+  client.close();
+  server.close();
+  loop.finish();
+}
+
 TEST_CASE("HTTP client and server round-trip a PUT with a JSON body", "[http][server][client]") {
   TestLoop loop;
   std::optional<http::Request> seen;
@@ -587,22 +615,120 @@ TEST_CASE("HTTP server answers 500 when the handler throws", "[http][server]") {
 
 TEST_CASE("HTTP server closes idle connections and those above max_connections", "[http][server]") {
   TestLoop loop;
+  {
+    // A long idle timeout, so that a stalled machine cannot close the first
+    // connection before it is checked.
+    http::ServerOptions options;
+    options.idle_timeout_ms = 2000;
+    options.max_connections = 1;
+    Started started(loop.get(), options);
+
+    RawClient first(loop.get(), started.address, "");
+    REQUIRE(loop.run_until([&] { return started.server.connection_count() == 1; }));
+    // Over the limit: accepted and closed at once, without an answer.
+    RawClient second(loop.get(), started.address, "GET / HTTP/1.1\r\n\r\n");
+    REQUIRE(loop.run_until([&] { return second.closed; }, 1000));
+    CHECK(second.received.empty());
+    CHECK_FALSE(first.closed);
+    CHECK(started.server.connection_count() == 1);
+    started.server.close();
+    REQUIRE(loop.run_until([&] { return first.closed; }));
+  }
+  {
+    // A short one: a connection that says nothing is closed by it.
+    http::ServerOptions options;
+    options.idle_timeout_ms = 50;
+    Started started(loop.get(), options);
+    RawClient silent(loop.get(), started.address, "");
+    REQUIRE(loop.run_until([&] { return silent.connected; }));
+    REQUIRE(loop.run_until([&] { return silent.closed; }));
+    CHECK(silent.received.empty());
+    REQUIRE(loop.run_until([&] { return started.server.connection_count() == 0; }));
+    started.server.close();
+  }
+  loop.finish();
+}
+
+TEST_CASE("HTTP server answers 408 to a request that arrives too slowly",
+          "[http][server][timeout]") {
+  TestLoop loop;
   http::ServerOptions options;
-  options.idle_timeout_ms = 300;
-  options.max_connections = 1;
+  options.request_timeout_ms = 200;
+  options.idle_timeout_ms = 5000;
   Started started(loop.get(), options);
 
-  RawClient first(loop.get(), started.address, "");
-  REQUIRE(loop.run_until([&] { return started.server.connection_count() == 1; }));
-  // Over the limit: accepted and closed at once, without an answer.
-  RawClient second(loop.get(), started.address, "GET / HTTP/1.1\r\n\r\n");
-  REQUIRE(loop.run_until([&] { return second.closed; }, 250));
-  CHECK(second.received.empty());
-  CHECK_FALSE(first.closed);
-  // The first says nothing: the idle timeout closes it.
-  REQUIRE(loop.run_until([&] { return first.closed; }));
-  CHECK(first.received.empty());
+  // Between requests only the idle timeout runs: a pause longer than the
+  // request timeout keeps the connection.
+  RawClient patient(loop.get(), started.address, "GET /one HTTP/1.1\r\n\r\n");
+  REQUIRE(loop.run_until([&] { return parse_responses(patient.received).size() == 1; }));
+  loop.run_for(400);
+  CHECK_FALSE(patient.closed);
+  patient.write("GET /two HTTP/1.1\r\n\r\n");
+  REQUIRE(loop.run_until([&] { return parse_responses(patient.received).size() == 2; }));
+  CHECK(parse_responses(patient.received)[1].body == "GET /two");
+  patient.close();
+
+  // One byte every 20 ms: each arrives well within the idle timeout, but
+  // the whole request would take about a second.
+  RawClient slow(loop.get(), started.address, "");
+  REQUIRE(loop.run_until([&] { return slow.connected; }));
+  const std::string request =
+      "GET /slow HTTP/1.1\r\nHost: example\r\nX-Pad: " + std::string(20, 'a') + "\r\n\r\n";
+  std::size_t sent = 0;
+  uv_update_time(loop.get());
+  const std::uint64_t start = uv_now(loop.get());
+  while (!slow.closed && sent < request.size()) {
+    slow.write(request.substr(sent++, 1));
+    loop.run_until([&] { return slow.closed; }, 20);
+  }
+  REQUIRE(loop.run_until([&] { return slow.closed; }));
+  CHECK(sent < request.size());
+  CHECK(uv_now(loop.get()) - start >= 190);
+  auto responses = parse_responses(slow.received);
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].status == 408);
+  CHECK_FALSE(responses[0].keep_alive);
   REQUIRE(loop.run_until([&] { return started.server.connection_count() == 0; }));
+
+  started.server.close();
+  loop.finish();
+}
+
+TEST_CASE("HTTP server answers Expect: 100-continue before the body arrives", "[http][server]") {
+  TestLoop loop;
+  http::ServerOptions options;
+  options.limits.max_body_bytes = 4096;
+  Started started(loop.get(), options);
+  const std::string body(2000, 'x');
+
+  RawClient put(loop.get(), started.address,
+                "PUT /big HTTP/1.1\r\nHost: example\r\nContent-Length: 2000\r\n"
+                "Expect: 100-Continue\r\n\r\n");
+  REQUIRE(loop.run_until([&] { return !put.received.empty(); }));
+  CHECK(put.received == "HTTP/1.1 100 Continue\r\n\r\n");
+  put.write(body);
+  REQUIRE(loop.run_until([&] { return parse_responses(put.received).size() == 2; }));
+  auto responses = parse_responses(put.received);
+  CHECK(responses[0].status == 100);
+  CHECK(responses[1].status == 200);
+  CHECK(responses[1].body == "PUT /big body=" + body);
+  CHECK(responses[1].keep_alive);
+
+  // The next request on the connection gets no stray 100.
+  const std::size_t before = put.received.size();
+  put.write("GET /after HTTP/1.1\r\nConnection: close\r\n\r\n");
+  REQUIRE(loop.run_until([&] { return put.closed; }));
+  auto after = parse_responses(std::string_view(put.received).substr(before));
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].body == "GET /after");
+
+  // A body over the limit is refused at once, without a 100.
+  RawClient big(loop.get(), started.address,
+                "PUT /big HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+  REQUIRE(loop.run_until([&] { return big.closed; }));
+  auto refused = parse_responses(big.received);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].status == 413);
 
   started.server.close();
   loop.finish();
