@@ -67,8 +67,11 @@ int SocketAddress::port() const {
 }
 
 std::string SocketAddress::text() const {
-  std::string port_text = std::to_string(port());
-  return storage.ss_family == AF_INET6 ? "[" + ip() + "]:" + port_text : ip() + ":" + port_text;
+  return bracketed_host(ip()) + ":" + std::to_string(port());
+}
+
+std::string bracketed_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
 }  // namespace podgate::core

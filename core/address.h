@@ -18,6 +18,10 @@ struct SocketAddress {
   std::string text() const;  // "127.0.0.1:993" or "[::1]:993"
 };
 
+// "::1" -> "[::1]", "127.0.0.1" -> "127.0.0.1": a host as it stands before
+// ":port" in addresses and URLs.
+std::string bracketed_host(const std::string& host);
+
 // Parses a numeric address with a port; no name resolution (a proxy must not
 // block on DNS). Returns nullopt for anything else.
 std::optional<SocketAddress> parse_socket_address(const std::string& text);

@@ -31,6 +31,6 @@ run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD
 echo "=== build-fuzz: libFuzzer targets (clang)"
 scripts/setup.sh --deps-only
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON >/dev/null
-ninja -C build-fuzz fuzz_imap_parser fuzz_pop3_parser fuzz_smtp_parser fuzz_sasl
+ninja -C build-fuzz fuzzers
 run_ctest build-fuzz
 echo "suites: ${total} passed, 0 failed"

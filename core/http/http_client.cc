@@ -17,16 +17,14 @@ namespace podgate::core::http {
 namespace {
 
 std::string host_header(const Url& origin) {
-  std::string host =
-      origin.host.find(':') != std::string::npos ? "[" + origin.host + "]" : origin.host;
+  std::string host = bracketed_host(origin.host);
   if (origin.port != 80) host += ":" + std::to_string(origin.port);
   return host;
 }
 
 SocketAddress origin_address(const Url& origin) {
-  std::string host =
-      origin.host.find(':') != std::string::npos ? "[" + origin.host + "]" : origin.host;
-  auto address = parse_socket_address(host + ":" + std::to_string(origin.port));
+  auto address =
+      parse_socket_address(bracketed_host(origin.host) + ":" + std::to_string(origin.port));
   if (!address) {
     throw std::invalid_argument("HTTP client origin \"" + origin.text +
                                 "\": the host is not a numeric address");

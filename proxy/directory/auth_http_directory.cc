@@ -80,8 +80,7 @@ LookupResult interpret_auth_http_answer(const core::http::Response& response,
     result.outcome = LookupOutcome::Unavailable;
     return result;
   }
-  bool v6 = server->find(':') != std::string::npos;
-  std::string text = (v6 ? "[" + *server + "]" : *server) + ":" + *port;
+  std::string text = core::bracketed_host(*server) + ":" + *port;
   auto address = core::parse_socket_address(text);
   if (!address) {
     result.outcome = LookupOutcome::Unavailable;

@@ -19,3 +19,10 @@ TEST_CASE("Socket addresses parse and print", "[address]") {
     CHECK_FALSE(parse_socket_address(bad));
   }
 }
+
+TEST_CASE("IPv6 hosts are bracketed before a port, IPv4 hosts are not", "[address]") {
+  using podgate::core::bracketed_host;
+  CHECK(bracketed_host("::1") == "[::1]");
+  CHECK(bracketed_host("127.0.0.1") == "127.0.0.1");
+  CHECK(parse_socket_address(bracketed_host("fe80::2") + ":143"));
+}
