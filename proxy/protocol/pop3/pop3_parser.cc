@@ -1,12 +1,12 @@
-// How the parser reads a command: bytes are taken a line at a time (up to LF),
-// and each line is judged on its own. POP3 has no literals and no quoting, so
-// a command never spans lines and the grammar is a split on single spaces.
+// How the parser reads a command: protocol::LineFramer hands it one line at a
+// time, and each line is judged on its own. POP3 has no literals and no
+// quoting, so a command never spans lines and the grammar is a split on single
+// spaces.
 //
 // Errors are only found at the end of a line, never in the middle of one, so
 // the line is already consumed when the error is reported and where the input
 // was split cannot change which error comes out. The one exception is the
-// size limit, which is checked on partial lines too: a line that is already
-// too long can only get longer.
+// size limit, which the framer checks on partial lines too.
 #include "proxy/protocol/pop3/pop3_parser.h"
 
 #include <algorithm>
@@ -86,17 +86,17 @@ CommandKind kind_of(std::string_view upper_name) {
   return CommandKind::Unknown;
 }
 
-// The line without its LF and, when there is one, the CR before it.
-std::string_view line_content(std::string_view buffer, std::size_t begin, std::size_t line_feed) {
-  std::string_view line = buffer.substr(begin, line_feed - begin);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
 Event error_event(ErrorKind kind, const char* message) {
   Event event;
   event.type = Event::Type::Error;
   event.error = Error{kind, message};
+  return event;
+}
+
+Event sasl_response(std::string_view line) {
+  Event event;
+  event.type = Event::Type::SaslResponse;
+  event.sasl_line = line;
   return event;
 }
 
@@ -163,77 +163,20 @@ Event parse_command(std::string_view line) {
 
 }  // namespace
 
-Parser::Parser(std::size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
-
-void Parser::feed(std::string_view bytes) {
-  // After a fatal error the connection is going away; holding on to more
-  // input would only let a client grow our memory.
-  if (!fatal_) buffer_.append(bytes);
-}
-
 Event Parser::next() {
-  if (fatal_) return Event{};
-  const std::optional<std::size_t> line_feed = find_line_feed();
-  const std::size_t line_end = line_feed ? *line_feed + 1 : buffer_.size();
-  if (line_end - pos_ > max_line_bytes_) return fatal_error();
-  if (!line_feed) {
-    compact_buffer();
-    return Event{};
+  using Kind = protocol::FramedLine::Kind;
+  const protocol::FramedLine line = framer_.next_line();
+  switch (line.kind) {
+    case Kind::NeedMore:
+      return Event{};
+    case Kind::TooLong:
+      return error_event(ErrorKind::LineTooLong, kLineTooLong);
+    case Kind::SaslResponse:
+      return sasl_response(line.text);
+    case Kind::Line:
+      return parse_command(line.text);
   }
-  const std::string_view line = line_content(buffer_, pos_, *line_feed);
-  pos_ = line_end;
-  scanned_ = 0;
-  if (sasl_line_expected_) return sasl_response(line);
-  return parse_command(line);
-}
-
-void Parser::expect_sasl_response() {
-  sasl_line_expected_ = true;
-}
-
-void Parser::discard_buffered() {
-  buffer_.clear();
-  pos_ = 0;
-  scanned_ = 0;
-}
-
-std::string Parser::take_unparsed() {
-  std::string unparsed = buffer_.substr(pos_);
-  discard_buffered();
-  return unparsed;
-}
-
-std::size_t Parser::buffered_bytes() const {
-  return buffer_.size() - pos_;
-}
-
-std::optional<std::size_t> Parser::find_line_feed() {
-  const std::size_t found = buffer_.find('\n', pos_ + scanned_);
-  if (found != std::string::npos) return found;
-  scanned_ = buffer_.size() - pos_;
-  return std::nullopt;
-}
-
-Event Parser::sasl_response(std::string_view line) {
-  Event event;
-  event.type = Event::Type::SaslResponse;
-  event.sasl_line = line;
-  sasl_line_expected_ = false;
-  return event;
-}
-
-Event Parser::fatal_error() {
-  fatal_ = true;
-  discard_buffered();
-  buffer_.shrink_to_fit();
-  return error_event(ErrorKind::LineTooLong, kLineTooLong);
-}
-
-// Drops consumed bytes so the buffer holds no more than the unfinished line.
-void Parser::compact_buffer() {
-  if (pos_ == 0) return;
-  buffer_.erase(0, pos_);
-  pos_ = 0;
+  return Event{};
 }
 
 }  // namespace podgate::pop3

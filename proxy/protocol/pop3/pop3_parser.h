@@ -27,6 +27,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/protocol/line_framer.h"
+
 namespace podgate::pop3 {
 
 enum class CommandKind {
@@ -80,6 +82,9 @@ struct Event {
   std::string sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
 };
 
+// The lines come from protocol::LineFramer, and feed(), discard_buffered(),
+// take_unparsed() and buffered_bytes() are its own: see there for framing,
+// the line limit and what survives a fatal error. This class adds POP3.
 class Parser {
  public:
   static constexpr std::size_t kDefaultMaxLineBytes = 8192;
@@ -87,46 +92,28 @@ class Parser {
   // max_line_bytes bounds a line including its CRLF. RFC 2449 caps commands
   // at 255 octets, but RFC 5034 lets SASL responses run longer, so the
   // default leaves room for large GSSAPI-style tokens.
-  explicit Parser(std::size_t max_line_bytes = kDefaultMaxLineBytes);
+  explicit Parser(std::size_t max_line_bytes = kDefaultMaxLineBytes) : framer_(max_line_bytes) {}
 
-  // Appends bytes from the client. Never fails; limits are reported by next().
-  // After a fatal error the bytes are dropped.
-  void feed(std::string_view bytes);
+  void feed(std::string_view bytes) { framer_.feed(bytes); }
 
   // The next event from the bytes fed so far.
   Event next();
 
-  // The next complete line is an answer to an AUTH challenge and comes back as
-  // Event::SaslResponse, unchecked, instead of being parsed as a command (the
-  // session decodes it strictly). Applies to one line; call again for each
-  // further challenge.
-  void expect_sasl_response();
+  // The next complete line comes back as Event::SaslResponse, unchecked
+  // (the session decodes it strictly), instead of being parsed as a command.
+  void expect_sasl_response() { framer_.expect_sasl_response(); }
 
-  // Forgets everything buffered and not yet returned, a partial line included
-  // (STLS: plaintext pipelined behind the command must never run).
-  void discard_buffered();
+  // STLS: plaintext pipelined behind the command must never run.
+  void discard_buffered() { framer_.discard_buffered(); }
 
-  // Hands over the bytes next() has not consumed and empties the parser. For
-  // the moment a login succeeds: whatever the client pipelined behind it is
-  // no longer pre-auth POP3 but the pod's to read. Call it between events.
-  std::string take_unparsed();
+  // Once a login succeeds, whatever the client pipelined behind it is no
+  // longer pre-auth POP3 but the pod's to read. Call it between events.
+  std::string take_unparsed() { return framer_.take_unparsed(); }
 
-  // Bytes held that next() has not consumed yet; bounded by max_line_bytes
-  // once next() has answered NeedMore.
-  std::size_t buffered_bytes() const;
+  std::size_t buffered_bytes() const { return framer_.buffered_bytes(); }
 
  private:
-  std::optional<std::size_t> find_line_feed();
-  Event sasl_response(std::string_view line);
-  Event fatal_error();
-  void compact_buffer();
-
-  std::size_t max_line_bytes_;
-  std::string buffer_;
-  std::size_t pos_ = 0;      // start of the bytes next() has not consumed
-  std::size_t scanned_ = 0;  // bytes after pos_ already known to hold no line feed
-  bool sasl_line_expected_ = false;
-  bool fatal_ = false;
+  protocol::LineFramer framer_;
 };
 
 }  // namespace podgate::pop3

@@ -34,6 +34,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/protocol/line_framer.h"
+
 namespace podgate::smtp {
 
 enum class CommandKind {
@@ -94,6 +96,9 @@ struct Event {
   std::string sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
 };
 
+// The lines come from protocol::LineFramer, and feed(), discard_buffered(),
+// take_unparsed() and buffered_bytes() are its own: see there for framing,
+// the line limit and what survives a fatal error. This class adds SMTP.
 class Parser {
  public:
   static constexpr std::size_t kDefaultMaxLineBytes = 4096;
@@ -101,48 +106,31 @@ class Parser {
   // max_line_bytes bounds a line including its CRLF. RFC 5321 caps command
   // lines at 512 octets, but RFC 4954 lets AUTH lines and SASL responses run
   // longer (up to 12288 octets), so one larger bound serves both.
-  explicit Parser(std::size_t max_line_bytes = kDefaultMaxLineBytes);
+  explicit Parser(std::size_t max_line_bytes = kDefaultMaxLineBytes) : framer_(max_line_bytes) {}
 
-  // Appends bytes from the client. Never fails; limits are reported by next().
-  // After a fatal error the bytes are dropped.
-  void feed(std::string_view bytes);
+  void feed(std::string_view bytes) { framer_.feed(bytes); }
 
   // The next event from the bytes fed so far.
   Event next();
 
-  // The next complete line is an answer to an AUTH challenge and comes back as
-  // Event::SaslResponse, unchecked, instead of being parsed as a command (the
-  // session decodes it strictly). Applies to one line; call again for each
-  // further challenge.
-  void expect_sasl_response();
+  // The next complete line answers a 334 challenge and comes back as
+  // Event::SaslResponse, unchecked (the session decodes it strictly), instead
+  // of being parsed as a command.
+  void expect_sasl_response() { framer_.expect_sasl_response(); }
 
-  // Forgets everything buffered and not yet returned, a partial line included
-  // (STARTTLS: plaintext pipelined behind the command must never run, RFC 3207
+  // STARTTLS: plaintext pipelined behind the command must never run (RFC 3207
   // section 4.2 and CVE-2011-0411).
-  void discard_buffered();
+  void discard_buffered() { framer_.discard_buffered(); }
 
-  // Hands over the bytes next() has not consumed and empties the parser. For
-  // the moment authentication succeeds: whatever the client pipelined behind
-  // AUTH (MAIL, RCPT, DATA, even the message) is no longer pre-auth SMTP but
-  // the pod's to read, byte for byte. Call it between events, before next().
-  std::string take_unparsed();
+  // Once authentication succeeds, whatever the client pipelined behind AUTH
+  // (MAIL, RCPT, DATA, even the message) is no longer pre-auth SMTP but the
+  // pod's to read, byte for byte. Call it between events, before next().
+  std::string take_unparsed() { return framer_.take_unparsed(); }
 
-  // Bytes held that next() has not consumed yet; bounded by max_line_bytes
-  // once next() has answered NeedMore.
-  std::size_t buffered_bytes() const;
+  std::size_t buffered_bytes() const { return framer_.buffered_bytes(); }
 
  private:
-  std::optional<std::size_t> find_line_feed();
-  Event sasl_response(std::string_view line);
-  Event fatal_error();
-  void compact_buffer();
-
-  std::size_t max_line_bytes_;
-  std::string buffer_;
-  std::size_t pos_ = 0;      // start of the bytes next() has not consumed
-  std::size_t scanned_ = 0;  // bytes after pos_ already known to hold no line feed
-  bool sasl_line_expected_ = false;
-  bool fatal_ = false;
+  protocol::LineFramer framer_;
 };
 
 }  // namespace podgate::smtp
