@@ -1649,6 +1649,16 @@ class WorldTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.world = ImapWorld(**cls.world_kwargs)
         cls.pg = cls.world.podgate
+        try:
+            cls.set_up_more()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def set_up_more(cls):
+        """What a test class adds to the world (more podgates, services).
+        If it fails, tearDownClass() stops whatever was started."""
 
     @classmethod
     def tearDownClass(cls):

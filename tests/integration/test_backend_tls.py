@@ -23,23 +23,18 @@ class BackendTlsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pod_tls": True}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def set_up_more(cls):
         world = cls.world
-        try:
-            # a certificate the pods do not have: a CA that trusts none of them
-            cls.stranger_cert, _ = podlib.make_cert(world.root, name="stranger")
-            directory = world.directory()
-            for name, pod in (("pod-1", world.pod1), ("pod-2", world.pod2)):
-                directory["pods"][name] = {"imap": ["127.0.0.1:%d" % pod.imaps_port],
-                                           "backend_tls": "implicit"}
-            cls.directory = directory
-            cls.pg = world.new_podgate("podgate-verified", cls.tls_config(world.cert),
-                                       directory=directory)
-            world.podgate = cls.pg
-        except Exception:
-            cls.tearDownClass()
-            raise
+        # a certificate the pods do not have: a CA that trusts none of them
+        cls.stranger_cert, _ = podlib.make_cert(world.root, name="stranger")
+        directory = world.directory()
+        for name, pod in (("pod-1", world.pod1), ("pod-2", world.pod2)):
+            directory["pods"][name] = {"imap": ["127.0.0.1:%d" % pod.imaps_port],
+                                       "backend_tls": "implicit"}
+        cls.directory = directory
+        cls.pg = world.new_podgate("podgate-verified", cls.tls_config(world.cert),
+                                   directory=directory)
+        world.podgate = cls.pg
 
     @classmethod
     def tls_config(cls, backend_ca=None):

@@ -74,28 +74,23 @@ class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def set_up_more(cls):
         world = cls.world
-        try:
-            cls.directory = directorylib.DirectoryService(
-                os.path.join(world.root, "directory"), world.directory(), ttl=TTL,
-                probe_interval_ms=PROBE_INTERVAL_MS, probe_timeout_ms=1000)
-            cls.directory.start()
-            cls.podgates = []
-            cls.admins = []
-            for name in ("podgate-a", "podgate-b"):
-                extra = {"directory": {"url": [cls.directory.url], "timeout_ms": 1000},
-                         "admin": {"listen": "127.0.0.1:%d" % podlib.free_port()}}
-                pg = world.new_podgate(name, extra, listeners=LISTENERS)
-                if world.podgate is None:
-                    world.podgate = pg
-                cls.podgates.append(pg)
-                cls.admins.append(AdminClient(pg))
-            cls.pg = cls.podgates[0]
-        except Exception:
-            cls.tearDownClass()
-            raise
+        cls.directory = directorylib.DirectoryService(
+            os.path.join(world.root, "directory"), world.directory(), ttl=TTL,
+            probe_interval_ms=PROBE_INTERVAL_MS, probe_timeout_ms=1000)
+        cls.directory.start()
+        cls.podgates = []
+        cls.admins = []
+        for name in ("podgate-a", "podgate-b"):
+            extra = {"directory": {"url": [cls.directory.url], "timeout_ms": 1000},
+                     "admin": {"listen": "127.0.0.1:%d" % podlib.free_port()}}
+            pg = world.new_podgate(name, extra, listeners=LISTENERS)
+            if world.podgate is None:
+                world.podgate = pg
+            cls.podgates.append(pg)
+            cls.admins.append(AdminClient(pg))
+        cls.pg = cls.podgates[0]
 
     @classmethod
     def tearDownClass(cls):
@@ -366,19 +361,14 @@ class AuthHttpTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def set_up_more(cls):
         world = cls.world
-        try:
-            cls.service = AuthHttpService(world.passwords, {"imap": world.pod1.imap_addr,
-                                                            "pop3": world.pod1.pop3_addr})
-            world.podgate = world.new_podgate(
-                "podgate-auth-http", {"directory": {"auth_http": cls.service.url}},
-                listeners=LISTENERS[:2])
-            cls.pg = world.podgate
-        except Exception:
-            cls.tearDownClass()
-            raise
+        cls.service = AuthHttpService(world.passwords, {"imap": world.pod1.imap_addr,
+                                                        "pop3": world.pod1.pop3_addr})
+        world.podgate = world.new_podgate(
+            "podgate-auth-http", {"directory": {"auth_http": cls.service.url}},
+            listeners=LISTENERS[:2])
+        cls.pg = world.podgate
 
     @classmethod
     def tearDownClass(cls):
