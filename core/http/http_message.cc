@@ -103,20 +103,22 @@ std::map<std::string, std::string> Request::query() const {
   return parameters;
 }
 
-Response Response::json(int status, std::string body) {
+namespace {
+Response with_body(int status, const char* content_type, std::string body) {
   Response response;
   response.status = status;
-  response.headers.emplace_back("Content-Type", "application/json");
+  response.headers.emplace_back("Content-Type", content_type);
   response.body = std::move(body);
   return response;
 }
+}  // namespace
+
+Response Response::json(int status, std::string body) {
+  return with_body(status, "application/json", std::move(body));
+}
 
 Response Response::text(int status, std::string body) {
-  Response response;
-  response.status = status;
-  response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  response.body = std::move(body);
-  return response;
+  return with_body(status, "text/plain; version=0.0.4; charset=utf-8", std::move(body));
 }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
