@@ -44,10 +44,13 @@ core::http::Response error(int status, const std::string& message) {
 
 }  // namespace
 
-AdminApi::AdminApi(Worker& worker)
-    : worker_(worker),
-      kicked_(worker.metrics->counter("podgate_admin_kicked_sessions_total",
-                                      "Sessions closed through POST /v1/kick")) {}
+AdminApi::AdminApi(core::metrics::Registry& metrics, EachWorker each_worker,
+                   std::function<bool()> stopping)
+    : metrics_(metrics),
+      each_worker_(std::move(each_worker)),
+      stopping_(std::move(stopping)),
+      kicked_(metrics.counter("podgate_admin_kicked_sessions_total",
+                              "Sessions closed through POST /v1/kick")) {}
 
 core::http::Response AdminApi::handle(const core::http::Request& request) {
   std::string path = request.path();
@@ -59,12 +62,14 @@ core::http::Response AdminApi::handle(const core::http::Request& request) {
     return request.method == "POST" ? kick(request) : error(405, "use POST");
   }
   if (path == "/metrics") {
-    return get ? core::http::Response::text(200, worker_.metrics->render()) : error(405, "use GET");
+    return get ? core::http::Response::text(200, metrics_.render()) : error(405, "use GET");
   }
   if (path == "/healthz") {
     if (!get) return error(405, "use GET");
-    return json_answer(200, json{{"status", worker_.stopping ? "stopping" : "ok"},
-                                 {"sessions", worker_.sessions.size()}});
+    std::size_t sessions = 0;
+    each_worker_([&sessions](Worker& worker) { sessions += worker.sessions.size(); });
+    return json_answer(200,
+                       json{{"status", stopping_() ? "stopping" : "ok"}, {"sessions", sessions}});
   }
   return error(404, "no such resource: " + path);
 }
@@ -73,11 +78,13 @@ core::http::Response AdminApi::list_sessions(const core::http::Request& request)
   auto query = request.query();
   auto user_filter = query.find("user");
   std::vector<SessionSummary> summaries;
-  for (const LiveSession* session : worker_.sessions) {
-    SessionSummary summary = session->summary();
-    if (user_filter != query.end() && !same_user(summary.user, user_filter->second)) continue;
-    summaries.push_back(std::move(summary));
-  }
+  each_worker_([&](Worker& worker) {
+    for (const LiveSession* session : worker.sessions) {
+      SessionSummary summary = session->summary();
+      if (user_filter != query.end() && !same_user(summary.user, user_filter->second)) continue;
+      summaries.push_back(std::move(summary));
+    }
+  });
   std::sort(summaries.begin(), summaries.end(),
             [](const auto& a, const auto& b) { return a.since_unix_ms < b.since_unix_ms; });
   json list = json::array();
@@ -102,19 +109,23 @@ core::http::Response AdminApi::kick(const core::http::Request& request) {
   auto query = request.query();
   auto user = query.find("user");
   if (user == query.end() || user->second.empty()) return error(400, "missing parameter: user");
-  // Only logged-in sessions are the user's; a stranger typing their name
-  // is not. kick() may free the session: collect first.
-  std::vector<LiveSession*> targets;
-  for (LiveSession* session : worker_.sessions) {
-    if (same_user(session->user(), user->second) && session->summary().logged_in) {
-      targets.push_back(session);
+  std::size_t kicked = 0;
+  each_worker_([&](Worker& worker) {
+    // Only logged-in sessions are the user's; a stranger typing their name
+    // is not. kick() may free the session: collect first.
+    std::vector<LiveSession*> targets;
+    for (LiveSession* session : worker.sessions) {
+      if (same_user(session->user(), user->second) && session->summary().logged_in) {
+        targets.push_back(session);
+      }
     }
-  }
-  for (LiveSession* session : targets) session->kick();
-  worker_.directory->forget(user->second);
-  kicked_.add(targets.size());
-  spdlog::info("admin: kicked {} session(s) of {}", targets.size(), user->second);
-  return json_answer(200, json{{"user", user->second}, {"kicked", targets.size()}});
+    for (LiveSession* session : targets) session->kick();
+    worker.directory->forget(user->second);
+    kicked += targets.size();
+  });
+  kicked_.add(kicked);
+  spdlog::info("admin: kicked {} session(s) of {}", kicked, user->second);
+  return json_answer(200, json{{"user", user->second}, {"kicked", kicked}});
 }
 
 }  // namespace podgate::proxy

@@ -15,6 +15,9 @@ using nlohmann::json;
 
 namespace {
 
+// More event-loop threads than this only adds contention.
+constexpr unsigned kMaxWorkers = 256;
+
 void only_keys(const json& object, const std::string& where, const std::set<std::string>& known) {
   if (!object.is_object()) throw ConfigError(where + " must be a JSON object");
   for (const auto& [key, value] : object.items()) {
@@ -127,8 +130,13 @@ Config load_config(const std::string& path) {
   std::filesystem::path base = std::filesystem::path(path).parent_path();
 
   Config config;
-  only_keys(document, "config",
-            {"listeners", "tls", "directory", "admin", "timeouts", "limits", "access_log"});
+  only_keys(
+      document, "config",
+      {"listeners", "tls", "directory", "admin", "timeouts", "limits", "access_log", "workers"});
+  read_number(document, "workers", "config", config.workers, /*minimum=*/0);
+  if (config.workers > kMaxWorkers) {
+    throw ConfigError("config: \"workers\" must be at most " + std::to_string(kMaxWorkers));
+  }
 
   auto listeners = document.find("listeners");
   if (listeners == document.end() || !listeners->is_array() || listeners->empty()) {

@@ -83,6 +83,9 @@ struct Config {
   core::SocketAddress admin_address;
   Timeouts timeouts;
   Limits limits;
+  // Event-loop threads, each with its own listening sockets (SO_REUSEPORT);
+  // 0: one per core.
+  unsigned workers = 0;
 };
 
 // Relative paths are resolved against the config file's folder.

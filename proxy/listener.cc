@@ -1,6 +1,11 @@
 #include "proxy/listener.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "proxy/session/imap_session.h"
 #include "proxy/session/pop3_session.h"
@@ -19,8 +24,26 @@ Listener::Listener(Worker& worker, const ListenerConfig& config)
 }
 
 std::string Listener::start() {
-  int status = uv_tcp_bind(&tcp_, config_.address.get(), 0);
-  if (status == 0) {
+  // Every worker binds its own socket to the same address; SO_REUSEPORT
+  // lets the kernel spread new connections over them, so no worker's
+  // accept waits on another's. libuv has no flag for it here, hence the
+  // socket made by hand and handed over.
+  const sockaddr* address = config_.address.get();
+  socklen_t length = address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "cannot listen on " + config_.listen + ": " + std::strerror(errno);
+  int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
+      ::bind(fd, address, length) != 0) {
+    std::string problem = std::strerror(errno);
+    ::close(fd);
+    return "cannot listen on " + config_.listen + ": " + problem;
+  }
+  int status = uv_tcp_open(&tcp_, fd);
+  if (status != 0) {
+    ::close(fd);
+  } else {
     status = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), kBacklog, &Listener::on_connection);
   }
   if (status != 0) return "cannot listen on " + config_.listen + ": " + uv_strerror(status);
@@ -38,6 +61,7 @@ void Listener::on_connection(uv_stream_t* server, int status) {
     spdlog::warn("accept on {} failed: {}", self->config_.listen, uv_strerror(status));
     return;
   }
+  self->worker_.connections_accepted->add();
   switch (self->config_.protocol) {
     case directory::Protocol::Imap:
       ImapSession::accept(self->worker_, server, self->config_);

@@ -1,6 +1,7 @@
 // podgate: the authenticating front door. Loads the configuration, the
-// directory and the certificate, opens the listeners and runs the loop until
-// SIGTERM/SIGINT. SIGHUP reloads the directory file (embedded directory).
+// directory and the certificate, starts one worker thread per core (each with
+// its own loop and listeners) and runs the control loop until SIGTERM/SIGINT.
+// SIGHUP reloads the directory file (embedded directory).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
@@ -10,7 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "backend-directory/directory.h"
@@ -25,33 +28,40 @@
 #include "proxy/directory/embedded_directory.h"
 #include "proxy/directory/http_directory.h"
 #include "proxy/listener.h"
+#include "proxy/login_metrics.h"
 #include "proxy/smtp_extension_probe.h"
 #include "proxy/worker.h"
+#include "proxy/worker_thread.h"
 
 namespace {
 
 using namespace podgate;
 
+// The control thread runs signals, the admin API and the SMTP probe on its
+// own loop; sessions live on the worker threads.
 struct Runtime {
   proxy::Config config;
-  proxy::Worker worker;
+  uv_loop_t* loop = nullptr;
   core::metrics::Registry metrics;
-  std::unique_ptr<proxy::DirectoryClient> directory;
+  proxy::LoginMetrics login_metrics{metrics};
+  std::unique_ptr<proxy::EmbeddedDirectory> file_directory;  // shared by the workers
+  std::vector<std::unique_ptr<proxy::WorkerThread>> workers;
   std::unique_ptr<proxy::AdminApi> admin_api;
   std::unique_ptr<core::http::Server> admin_server;
-  std::vector<std::unique_ptr<proxy::Listener>> listeners;
   std::unique_ptr<core::ProcessSignals> signals;
+  unsigned smtp_probe_generation = 0;
+  bool stopping = false;
+
+  void each_worker(const std::function<void(proxy::Worker&)>& visit) {
+    for (auto& worker : workers) worker->visit(visit);
+  }
 };
 
 void stop(Runtime& runtime) {
-  if (runtime.worker.stopping) return;
-  runtime.worker.stopping = true;
+  if (runtime.stopping) return;
+  runtime.stopping = true;
   spdlog::info("stopping: closing listeners and sessions");
-  for (auto& listener : runtime.listeners) listener->close();
-  // shut_down() may free the session: iterate over a copy.
-  auto sessions = runtime.worker.sessions;
-  for (auto* session : sessions) session->shut_down();
-  runtime.directory->close();
+  for (auto& worker : runtime.workers) worker->stop();
   if (runtime.admin_server) runtime.admin_server->close();
   runtime.signals->close();
 }
@@ -63,46 +73,56 @@ void learn_smtp_extensions(Runtime& runtime) {
       std::any_of(runtime.config.listeners.begin(), runtime.config.listeners.end(),
                   [](const auto& l) { return l.protocol == directory::Protocol::Smtp; });
   if (!serves_smtp) return;
-  auto servers = runtime.directory->known_servers(directory::Protocol::Smtp);
+  std::vector<directory::Server> servers;
+  if (runtime.file_directory) {
+    servers = runtime.file_directory->known_servers(directory::Protocol::Smtp);
+  }
   if (servers.empty()) {
     spdlog::info("the directory lists no SMTP servers to probe; offering {}",
-                 fmt::join(runtime.worker.smtp_extensions, " "));
+                 fmt::join(proxy::fallback_extensions(), " "));
     return;
   }
   proxy::SmtpExtensionProbe::run(
-      runtime.worker.loop, servers,
-      [&worker = runtime.worker, generation = ++runtime.worker.smtp_probe_generation](
+      runtime.loop, servers,
+      [&runtime, generation = ++runtime.smtp_probe_generation](
           std::vector<std::vector<std::string>> answers) {
         // A reload while this probe ran: the newer probe's answer counts.
-        if (generation != worker.smtp_probe_generation) return;
+        if (generation != runtime.smtp_probe_generation) return;
         if (answers.empty()) {
           spdlog::warn("no pod SMTP server answered EHLO; offering only {}",
-                       fmt::join(worker.smtp_extensions, " "));
+                       fmt::join(proxy::fallback_extensions(), " "));
           return;
         }
-        worker.smtp_extensions = proxy::common_extensions(answers);
+        std::vector<std::string> common = proxy::common_extensions(answers);
         spdlog::info("SMTP extensions common to {} pod servers: {}", answers.size(),
-                     fmt::join(worker.smtp_extensions, " "));
+                     fmt::join(common, " "));
+        for (auto& worker : runtime.workers) {
+          worker->post([common](proxy::Worker& w) { w.smtp_extensions = common; });
+        }
       });
 }
 
 void reload_directory(Runtime& runtime) {
-  runtime.directory->reload();
+  if (runtime.file_directory) {
+    runtime.file_directory->reload();
+  } else {
+    runtime.each_worker([](proxy::Worker& worker) { worker.directory->reload(); });
+  }
   learn_smtp_extensions(runtime);
 }
 
-std::unique_ptr<proxy::DirectoryClient> make_directory(const proxy::DirectoryConfig& config,
-                                                       uv_loop_t* loop,
-                                                       core::metrics::Registry& metrics) {
-  switch (config.source) {
-    case proxy::DirectorySource::File:
-      return std::make_unique<proxy::EmbeddedDirectory>(config.file);
-    case proxy::DirectorySource::Http:
-      return std::make_unique<proxy::HttpDirectory>(loop, config, metrics);
-    case proxy::DirectorySource::AuthHttp:
+// The remote directory clients, one per worker loop; they share one cache.
+std::function<std::unique_ptr<proxy::DirectoryClient>(uv_loop_t*)> remote_directory_maker(
+    const proxy::DirectoryConfig& config, core::metrics::Registry& metrics) {
+  if (config.source == proxy::DirectorySource::AuthHttp) {
+    return [&config, &metrics](uv_loop_t* loop) {
       return std::make_unique<proxy::AuthHttpDirectory>(loop, config, metrics);
+    };
   }
-  return nullptr;
+  auto cache = proxy::HttpDirectory::make_cache(config);
+  return [&config, &metrics, cache](uv_loop_t* loop) {
+    return std::make_unique<proxy::HttpDirectory>(loop, config, metrics, cache);
+  };
 }
 
 std::string describe(const proxy::DirectoryConfig& config) {
@@ -117,10 +137,45 @@ std::string describe(const proxy::DirectoryConfig& config) {
   return "";
 }
 
-void register_metrics(Runtime& runtime) {
-  runtime.metrics.gauge_callback(
-      "podgate_sessions_active", "Client connections open now", "",
-      [&worker = runtime.worker] { return static_cast<double>(worker.sessions.size()); });
+unsigned worker_count(const proxy::Config& config) {
+  if (config.workers > 0) return config.workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Makes the workers and binds every worker's listeners; a message on failure.
+std::string open_workers(Runtime& runtime, SSL_CTX* server_tls, SSL_CTX* backend_tls,
+                         proxy::AccessLog& access_log) {
+  proxy::WorkerThread::Shared shared;
+  shared.config = &runtime.config;
+  shared.server_tls = server_tls;
+  shared.backend_tls = backend_tls;
+  shared.backend_tls_verifies = !runtime.config.backend_ca.empty();
+  shared.metrics = &runtime.metrics;
+  shared.login_metrics = &runtime.login_metrics;
+  shared.access_log = &access_log;
+  shared.shared_directory = runtime.file_directory.get();
+  if (!runtime.file_directory) {
+    shared.make_directory = remote_directory_maker(runtime.config.directory, runtime.metrics);
+  }
+  for (unsigned index = 0; index < worker_count(runtime.config); ++index) {
+    runtime.workers.push_back(std::make_unique<proxy::WorkerThread>(index, shared));
+    if (std::string problem = runtime.workers.back()->open_listeners(); !problem.empty()) {
+      return problem;
+    }
+  }
+  return "";
+}
+
+std::string open_admin_api(Runtime& runtime) {
+  runtime.admin_api = std::make_unique<proxy::AdminApi>(
+      runtime.metrics,
+      [&runtime](const std::function<void(proxy::Worker&)>& visit) { runtime.each_worker(visit); },
+      [&runtime] { return runtime.stopping; });
+  runtime.admin_server = std::make_unique<core::http::Server>(
+      runtime.loop, [api = runtime.admin_api.get()](const core::http::Request& request) {
+        return api->handle(request);
+      });
+  return runtime.admin_server->listen(runtime.config.admin_address);
 }
 
 }  // namespace
@@ -142,7 +197,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<proxy::AccessLog> access_log;
   try {
     runtime.config = proxy::load_config(config_path);
-    std::unique_ptr<proxy::EmbeddedDirectory> file_directory;
+    auto& file_directory = runtime.file_directory;
     if (runtime.config.directory.source == proxy::DirectorySource::File) {
       file_directory = std::make_unique<proxy::EmbeddedDirectory>(runtime.config.directory.file);
     }
@@ -151,15 +206,14 @@ int main(int argc, char** argv) {
     if (check_only) {
       if (file_directory) {
         std::printf("configuration OK: %zu listeners, %zu users, %zu pods\n",
-                    runtime.config.listeners.size(), file_directory->snapshot().user_count(),
-                    file_directory->snapshot().pod_count());
+                    runtime.config.listeners.size(), file_directory->snapshot()->user_count(),
+                    file_directory->snapshot()->pod_count());
       } else {
         std::printf("configuration OK: %zu listeners, directory: %s\n",
                     runtime.config.listeners.size(), describe(runtime.config.directory).c_str());
       }
       return 0;
     }
-    if (file_directory) runtime.directory = std::move(file_directory);
     access_log = std::make_unique<proxy::AccessLog>(runtime.config.access_log);
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
@@ -167,52 +221,33 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGPIPE, SIG_IGN);
-  uv_loop_t* loop = uv_default_loop();
-  runtime.worker.loop = loop;
-  runtime.worker.config = &runtime.config;
-  runtime.worker.server_tls = server_tls.get();
-  runtime.worker.backend_tls = backend_tls.get();
-  runtime.worker.backend_tls_verifies = !runtime.config.backend_ca.empty();
-  runtime.worker.access_log = access_log.get();
-  runtime.worker.metrics = &runtime.metrics;
-  if (!runtime.directory) {
-    runtime.directory = make_directory(runtime.config.directory, loop, runtime.metrics);
+  runtime.loop = uv_default_loop();
+  if (std::string problem = open_workers(runtime, server_tls.get(), backend_tls.get(), *access_log);
+      !problem.empty()) {
+    spdlog::error("{}", problem);
+    return 1;
   }
-  runtime.worker.directory = runtime.directory.get();
-  register_metrics(runtime);
-
   for (const auto& listener_config : runtime.config.listeners) {
-    auto listener = std::make_unique<proxy::Listener>(runtime.worker, listener_config);
-    if (std::string problem = listener->start(); !problem.empty()) {
-      spdlog::error("{}", problem);
-      return 1;
-    }
     spdlog::info("listening on {} ({}, {})", listener_config.listen,
                  directory::to_string(listener_config.protocol),
                  listener_config.tls == proxy::ListenerTls::Implicit ? "implicit TLS" : "STARTTLS");
-    runtime.listeners.push_back(std::move(listener));
   }
-
   runtime.signals = std::make_unique<core::ProcessSignals>(
-      loop, [&runtime] { stop(runtime); }, [&runtime] { reload_directory(runtime); });
-
+      runtime.loop, [&runtime] { stop(runtime); }, [&runtime] { reload_directory(runtime); });
   if (!runtime.config.admin_listen.empty()) {
-    runtime.admin_api = std::make_unique<proxy::AdminApi>(runtime.worker);
-    runtime.admin_server = std::make_unique<core::http::Server>(
-        loop, [api = runtime.admin_api.get()](const core::http::Request& request) {
-          return api->handle(request);
-        });
-    if (std::string problem = runtime.admin_server->listen(runtime.config.admin_address);
-        !problem.empty()) {
+    if (std::string problem = open_admin_api(runtime); !problem.empty()) {
       spdlog::error("admin API: {}", problem);
       return 1;
     }
     spdlog::info("admin API on {}", runtime.config.admin_listen);
   }
+  for (auto& worker : runtime.workers) worker->start();
   learn_smtp_extensions(runtime);
-  spdlog::info("podgate ready; directory: {}", describe(runtime.config.directory));
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
+  spdlog::info("podgate ready; directory: {}; {} worker threads",
+               describe(runtime.config.directory), runtime.workers.size());
+  uv_run(runtime.loop, UV_RUN_DEFAULT);
+  for (auto& worker : runtime.workers) worker->join();
+  uv_loop_close(runtime.loop);
   spdlog::info("stopped");
   return 0;
 }

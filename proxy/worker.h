@@ -1,6 +1,7 @@
 // Everything one event-loop thread shares between its sessions: the loop,
-// the read-only configuration, TLS context and directory snapshot, the access
-// log, and the list of live sessions (for a polite shutdown).
+// the read-only configuration, TLS contexts and directory client, the access
+// log, and the list of live sessions (for a polite shutdown). Only the
+// worker's own thread touches it; other threads go through WorkerThread.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -47,8 +48,10 @@ class LiveSession {
 };
 
 class DirectoryClient;
+class LoginMetrics;
 
 struct Worker {
+  unsigned index = 0;  // 0..workers-1, for metrics
   uv_loop_t* loop = nullptr;
   const Config* config = nullptr;
   SSL_CTX* server_tls = nullptr;
@@ -56,18 +59,17 @@ struct Worker {
   bool backend_tls_verifies = false;
   DirectoryClient* directory = nullptr;
   core::metrics::Registry* metrics = nullptr;
+  LoginMetrics* login_metrics = nullptr;
+  core::metrics::Counter* connections_accepted = nullptr;  // this worker's
   AccessLog* access_log = nullptr;
   std::unordered_set<LiveSession*> sessions;
   // The pods' common SMTP extensions, for podgate's EHLO answer (see
   // SmtpExtensionProbe); what podgate itself guarantees until a probe answers.
   std::vector<std::string> smtp_extensions = fallback_extensions();
-  unsigned smtp_probe_generation = 0;
   bool stopping = false;
 
-  std::string next_session_id();
-
- private:
-  std::uint64_t session_counter_ = 0;
+  // Unique across workers, restarts and processes.
+  static std::string next_session_id();
 };
 
 }  // namespace podgate::proxy

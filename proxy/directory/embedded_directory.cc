@@ -10,16 +10,16 @@ EmbeddedDirectory::EmbeddedDirectory(std::string path)
 void EmbeddedDirectory::lookup(const LookupRequest& request, LookupDone done) {
   LookupResult result;
   result.source = "file";
-  result.route = snapshot_->lookup(request.user, request.protocol);
+  result.route = snapshot()->lookup(request.user, request.protocol);
   result.outcome = result.route ? LookupOutcome::Found : LookupOutcome::UnknownUser;
   done(std::move(result));
 }
 
 void EmbeddedDirectory::reload() {
   try {
-    snapshot_ = directory::Directory::load_file(path_);
-    spdlog::info("directory reloaded: {} users, {} pods", snapshot_->user_count(),
-                 snapshot_->pod_count());
+    std::shared_ptr<const directory::Directory> fresh = directory::Directory::load_file(path_);
+    snapshot_.store(fresh);
+    spdlog::info("directory reloaded: {} users, {} pods", fresh->user_count(), fresh->pod_count());
   } catch (const std::exception& error) {
     spdlog::error("directory reload failed, keeping the previous one: {}", error.what());
   }
@@ -27,7 +27,7 @@ void EmbeddedDirectory::reload() {
 
 std::vector<directory::Server> EmbeddedDirectory::known_servers(
     directory::Protocol protocol) const {
-  return snapshot_->all_servers(protocol);
+  return snapshot()->all_servers(protocol);
 }
 
 }  // namespace podgate::proxy

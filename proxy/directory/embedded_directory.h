@@ -1,7 +1,10 @@
 // The directory as a JSON file read by podgate itself (the default with no
-// second process): answers at once from an immutable snapshot.
+// second process): answers at once from an immutable snapshot. One instance
+// serves every worker thread; a reload swaps the snapshot atomically, and
+// a lookup holds the snapshot it started with.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -20,11 +23,11 @@ class EmbeddedDirectory : public DirectoryClient {
   void reload() override;
   std::vector<directory::Server> known_servers(directory::Protocol protocol) const override;
 
-  const directory::Directory& snapshot() const { return *snapshot_; }
+  std::shared_ptr<const directory::Directory> snapshot() const { return snapshot_.load(); }
 
  private:
   std::string path_;
-  std::shared_ptr<const directory::Directory> snapshot_;
+  std::atomic<std::shared_ptr<const directory::Directory>> snapshot_;
 };
 
 }  // namespace podgate::proxy

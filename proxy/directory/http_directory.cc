@@ -29,9 +29,14 @@ core::metrics::Counter& lookups(core::metrics::Registry& metrics, const char* re
 
 }  // namespace
 
+std::shared_ptr<SharedLookupCache> HttpDirectory::make_cache(const DirectoryConfig& config) {
+  return std::make_shared<SharedLookupCache>(cache_limits(config));
+}
+
 HttpDirectory::HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config,
-                             core::metrics::Registry& metrics)
-    : cache_(cache_limits(config)),
+                             core::metrics::Registry& metrics,
+                             std::shared_ptr<SharedLookupCache> cache)
+    : cache_(cache ? std::move(cache) : make_cache(config)),
       counters_{
           lookups(metrics, "cache_hit"),
           lookups(metrics, "negative_cache_hit"),
@@ -52,7 +57,7 @@ HttpDirectory::HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config,
   }
   metrics.gauge_callback("podgate_directory_client_cache_entries",
                          "Directory answers held in the cache", "",
-                         [this] { return static_cast<double>(cache_.size()); });
+                         [cache = cache_] { return static_cast<double>(cache->size()); });
 }
 
 HttpDirectory::~HttpDirectory() {
@@ -67,7 +72,7 @@ void HttpDirectory::close() {
 }
 
 void HttpDirectory::forget(const std::string& user) {
-  cache_.forget_user(user);
+  cache_->forget_user(user);
   for (auto protocol :
        {directory::Protocol::Imap, directory::Protocol::Pop3, directory::Protocol::Smtp}) {
     if (auto it = in_flight_.find(LookupCache::key(user, protocol)); it != in_flight_.end()) {
@@ -78,7 +83,7 @@ void HttpDirectory::forget(const std::string& user) {
 
 void HttpDirectory::lookup(const LookupRequest& request, LookupDone done) {
   std::string key = LookupCache::key(request.user, request.protocol);
-  LookupCache::Hit hit = cache_.find(key, core::now_ns());
+  SharedLookupCache::Hit hit = cache_->find(key, core::now_ns());
   if (hit.state == LookupCache::State::FreshFound) {
     counters_.cache_hits.add();
     done(LookupResult::found(*hit.route, "cache"));
@@ -145,7 +150,7 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
   } else if (result.response.status == 404 && says_unknown_user(result.response)) {
     counters_.requests_ok.add();
     preferred_ = url_index;
-    if (!flight.forgotten) cache_.store_unknown(key, core::now_ns());
+    if (!flight.forgotten) cache_->store_unknown(key, core::now_ns());
     complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
     return;
   } else if (result.response.status == 400) {
@@ -164,8 +169,8 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
       // "No server available" is not remembered: the next probe may see the
       // pod back, and the next login should hear of it.
       if (!flight.forgotten && !answer.route.servers.empty()) {
-        cache_.store_found(key, answer.route, std::uint64_t{answer.ttl_seconds} * kNsPerSecond,
-                           core::now_ns());
+        cache_->store_found(key, answer.route, std::uint64_t{answer.ttl_seconds} * kNsPerSecond,
+                            core::now_ns());
       }
       complete(key, LookupResult::found(std::move(answer.route), "directory"));
       return;
@@ -182,7 +187,7 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
     ask(key, (url_index + 1) % clients_.size());
     return;
   }
-  LookupCache::Hit hit = cache_.find(key, core::now_ns());
+  SharedLookupCache::Hit hit = cache_->find(key, core::now_ns());
   if (hit.state == LookupCache::State::Stale) {
     counters_.stale_served.add();
     complete(key, LookupResult::found(*hit.route, "stale"));

@@ -28,7 +28,11 @@ namespace podgate::proxy {
 
 class HttpDirectory : public DirectoryClient {
  public:
-  HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config, core::metrics::Registry& metrics);
+  // `cache`: shared with the other workers' clients (see make_cache); none:
+  // a cache of its own.
+  HttpDirectory(uv_loop_t* loop, const DirectoryConfig& config, core::metrics::Registry& metrics,
+                std::shared_ptr<SharedLookupCache> cache = nullptr);
+  static std::shared_ptr<SharedLookupCache> make_cache(const DirectoryConfig& config);
   ~HttpDirectory() override;
 
   void lookup(const LookupRequest& request, LookupDone done) override;
@@ -63,7 +67,7 @@ class HttpDirectory : public DirectoryClient {
 
   std::vector<std::unique_ptr<core::http::Client>> clients_;
   std::size_t preferred_ = 0;
-  LookupCache cache_;
+  std::shared_ptr<SharedLookupCache> cache_;
   std::unordered_map<std::string, InFlight> in_flight_;
   Counters counters_;
   bool closed_ = false;

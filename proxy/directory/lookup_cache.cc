@@ -68,4 +68,34 @@ std::size_t LookupCache::forget_user(std::string_view user) {
   return dropped;
 }
 
+SharedLookupCache::Hit SharedLookupCache::find(const std::string& key, std::uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  LookupCache::Hit hit = cache_.find(key, now_ns);
+  Hit copy;
+  copy.state = hit.state;
+  if (hit.route) copy.route = *hit.route;
+  return copy;
+}
+
+void SharedLookupCache::store_found(const std::string& key, directory::Route route,
+                                    std::uint64_t ttl_ns, std::uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  cache_.store_found(key, std::move(route), ttl_ns, now_ns);
+}
+
+void SharedLookupCache::store_unknown(const std::string& key, std::uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  cache_.store_unknown(key, now_ns);
+}
+
+std::size_t SharedLookupCache::forget_user(std::string_view user) {
+  std::lock_guard lock(mutex_);
+  return cache_.forget_user(user);
+}
+
+std::size_t SharedLookupCache::size() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
 }  // namespace podgate::proxy

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,30 @@ class LookupCache {
   LookupCacheLimits limits_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> oldest_first_;
+};
+
+// The cache as the directory clients of all worker threads share it, so
+// that one answer serves every worker: the same calls, under a lock, and
+// a hit hands out a copy of the route rather than a pointer into the table.
+class SharedLookupCache {
+ public:
+  struct Hit {
+    LookupCache::State state = LookupCache::State::Missing;
+    std::optional<directory::Route> route;  // FreshFound and Stale
+  };
+
+  explicit SharedLookupCache(LookupCacheLimits limits) : cache_(limits) {}
+
+  Hit find(const std::string& key, std::uint64_t now_ns);
+  void store_found(const std::string& key, directory::Route route, std::uint64_t ttl_ns,
+                   std::uint64_t now_ns);
+  void store_unknown(const std::string& key, std::uint64_t now_ns);
+  std::size_t forget_user(std::string_view user);
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  LookupCache cache_;
 };
 
 }  // namespace podgate::proxy

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "proxy/login_metrics.h"
+
 namespace podgate::proxy {
 
 namespace {
@@ -52,6 +54,7 @@ Session::Session(Worker& worker, const ListenerConfig& listener)
   record_.protocol = directory::to_string(listener.protocol);
   record_.listener = listener.listen;
   worker_.sessions.insert(this);
+  worker_.login_metrics->session_opened();
 }
 
 Session::~Session() {
@@ -200,6 +203,7 @@ void Session::on_stream_tls_ready(core::Stream& stream) {
   if (&stream != client_.get()) return;
   record_.tls = client_->tls_version();
   record_.phases.tls = ms_since(tls_start_ns_);
+  worker_.login_metrics->tls_handshake_done(listener_.protocol, *record_.phases.tls);
   if (state_ == State::TlsHandshake) {
     client_ready();
   } else if (state_ == State::StartTlsHandshake) {
@@ -236,6 +240,12 @@ void Session::start_login(std::string user, std::string password) {
   record_.user = user;
   record_.pod.clear();
   record_.backend.clear();
+  record_.directory.clear();
+  // A new attempt: the phases of an earlier refused one no longer apply.
+  record_.phases.directory.reset();
+  record_.phases.backend_connect.reset();
+  record_.phases.backend_auth.reset();
+  record_.phases.total.reset();
   // Hold further client input until the pod has answered: commands
   // pipelined behind the login belong to whoever the login makes us.
   pause_client_input();
@@ -264,6 +274,7 @@ void Session::start_login(std::string user, std::string password) {
 void Session::on_lookup_done(LookupResult result, std::string user, std::string password) {
   record_.phases.directory = ms_since(lookup_start_ns_);
   record_.directory = result.source;
+  worker_.login_metrics->directory_answered(result.source, *record_.phases.directory);
   switch (result.outcome) {
     case LookupOutcome::Found:
       break;
@@ -302,6 +313,8 @@ void Session::on_lookup_done(LookupResult result, std::string user, std::string 
 }
 
 void Session::connect_next_server() {
+  // A server already tried refused, timed out or never greeted.
+  if (backend_) worker_.login_metrics->backend_connect_failed(route_->pod);
   retire_backend();
   if (server_index_ >= route_->servers.size()) {
     login_failed(LoginFailure::Unavailable);
@@ -334,8 +347,8 @@ void Session::on_stream_connected(core::Stream& stream, int status) {
   if (route_->backend_tls == "implicit") {
     std::string ip = worker_.backend_tls_verifies ? backend_->peer().ip() : std::string();
     if (!backend_->start_tls_client(worker_.backend_tls, "", ip)) {
-      spdlog::warn("session {}: cannot start TLS to pod {} server {}", record_.session,
-                   record_.pod, record_.backend);
+      spdlog::warn("session {}: cannot start TLS to pod {} server {}", record_.session, record_.pod,
+                   record_.backend);
       connect_next_server();
       return;
     }
@@ -385,6 +398,7 @@ void Session::on_backend_data(std::string_view bytes) {
 void Session::login_failed(LoginFailure failure) {
   record_.result = result_name(failure);
   record_.phases.total = ms_since(accepted_ns_);
+  worker_.login_metrics->login_answered(listener_.protocol, record_);
   backend_login_.reset();
   retire_backend();
   pending_failure_ = failure;
@@ -421,6 +435,7 @@ void Session::login_succeeded() {
   if (std::string from_pod = backend_login_->take_leftover(); !from_pod.empty()) send(from_pod);
   backend_login_.reset();
   record_.phases.total = ms_since(accepted_ns_);
+  worker_.login_metrics->login_answered(listener_.protocol, record_);
   if (std::string pipelined = take_pipelined_input(); !pipelined.empty()) {
     backend_->write(pipelined);
   }
@@ -544,6 +559,8 @@ void Session::finish(const char* close_reason) {
     record_.bytes_to_client = client_->bytes_written();
   }
   record_.duration_ms = ms_since(accepted_ns_);
+  // Counted before it is logged: whoever reads the line finds it counted.
+  worker_.login_metrics->session_closed(listener_.protocol, record_);
   worker_.access_log->write(record_);
 
   backend_login_.reset();

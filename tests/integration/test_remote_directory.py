@@ -10,7 +10,6 @@ auth_http service started here.
 
 import http.server
 import imaplib
-import json
 import os
 import poplib
 import smtplib
@@ -19,12 +18,12 @@ import sys
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import directorylib  # noqa: E402
 import podlib  # noqa: E402
+from adminlib import AdminClient, http_call  # noqa: E402
 
 ALICE, BOB, DAVE, ERIN, GRACE = ("alice@example.com", "bob@example.com", "dave@example.com",
                                  "erin@example.org", "grace@example.com")
@@ -34,40 +33,6 @@ PROBE_INTERVAL_MS = 500
 LISTENERS = [{"protocol": "imap", "tls": "implicit"},
              {"protocol": "pop3", "tls": "implicit"},
              {"protocol": "smtp", "tls": "implicit"}]
-
-
-def http_call(method, url, body=None, timeout=10):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-class AdminClient:
-    def __init__(self, podgate):
-        self.base = "http://" + podgate.extra_config["admin"]["listen"]
-
-    def metrics(self):
-        status, text = http_call("GET", self.base + "/metrics")
-        assert status == 200, text
-        return directorylib.parse_metrics(text)
-
-    def lookups(self, result):
-        return self.metrics().get('podgate_directory_client_lookups_total{result="%s"}' % result, 0)
-
-    def sessions(self, user=None):
-        target = "/v1/sessions" + ("?user=" + user if user else "")
-        status, text = http_call("GET", self.base + target)
-        assert status == 200, text
-        return json.loads(text)["sessions"]
-
-    def kick(self, user):
-        status, text = http_call("POST", self.base + "/v1/kick?user=" + user)
-        assert status == 200, text
-        return json.loads(text)["kicked"]
 
 
 class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):

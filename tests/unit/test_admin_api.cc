@@ -61,13 +61,17 @@ struct AdminFixture {
     worker.metrics = &metrics;
     worker.directory = &directory;
   }
+  AdminApi api() {
+    return AdminApi(
+        metrics, [this](const auto& visit) { visit(worker); }, [this] { return worker.stopping; });
+  }
 };
 
 }  // namespace
 
 TEST_CASE("GET /v1/sessions lists who is logged in where", "[admin]") {
   AdminFixture fixture;
-  AdminApi api(fixture.worker);
+  AdminApi api = fixture.api();
   FakeSession alice(fixture.worker, "s1", "alice@example.com", true);
   FakeSession anonymous(fixture.worker, "s2", "", false);
   auto response = api.handle(request("GET", "/v1/sessions"));
@@ -87,7 +91,7 @@ TEST_CASE("GET /v1/sessions lists who is logged in where", "[admin]") {
 
 TEST_CASE("POST /v1/kick closes the user's sessions and forgets their route", "[admin]") {
   AdminFixture fixture;
-  AdminApi api(fixture.worker);
+  AdminApi api = fixture.api();
   FakeSession first(fixture.worker, "s1", "alice@example.com", true);
   FakeSession second(fixture.worker, "s2", "Alice@Example.com", true);
   FakeSession other(fixture.worker, "s3", "bob@example.com", true);
@@ -107,7 +111,7 @@ TEST_CASE("POST /v1/kick closes the user's sessions and forgets their route", "[
 
 TEST_CASE("Session listings survive user names that are not UTF-8", "[admin]") {
   AdminFixture fixture;
-  AdminApi api(fixture.worker);
+  AdminApi api = fixture.api();
   FakeSession odd(fixture.worker, "s1", "caf\xe9@example.com", true);
   auto response = api.handle(request("GET", "/v1/sessions"));
   REQUIRE(response.status == 200);
@@ -116,7 +120,7 @@ TEST_CASE("Session listings survive user names that are not UTF-8", "[admin]") {
 
 TEST_CASE("The admin API refuses what it does not serve", "[admin]") {
   AdminFixture fixture;
-  AdminApi api(fixture.worker);
+  AdminApi api = fixture.api();
   CHECK(api.handle(request("POST", "/v1/kick")).status == 400);
   CHECK(api.handle(request("GET", "/v1/kick?user=a")).status == 405);
   CHECK(api.handle(request("DELETE", "/v1/sessions")).status == 405);

@@ -49,6 +49,7 @@ TEST_CASE("The minimal config of DESIGN.md loads with operator defaults", "[conf
   CHECK(config.timeouts.idle_seconds >= 30 * 60);
   CHECK(config.limits.max_command_bytes == 8192);
   CHECK(config.timeouts.auth_failure_delay_ms == 2000);
+  CHECK(config.workers == 0);  // one per core
 }
 
 TEST_CASE("Timeouts and limits can be set", "[config]") {
@@ -56,8 +57,10 @@ TEST_CASE("Timeouts and limits can be set", "[config]") {
   text.insert(
       text.rfind('}'),
       R"(, "timeouts": {"preauth_seconds": 5, "idle_seconds": 7200, "auth_failure_delay_ms": 0},
-                                  "limits": {"max_invalid_commands": 2}, "access_log": "a.log")");
+                                  "limits": {"max_invalid_commands": 2}, "access_log": "a.log",
+                                  "workers": 3)");
   auto config = load_config(write_config(text));
+  CHECK(config.workers == 3);
   CHECK(config.timeouts.preauth_seconds == 5);
   CHECK(config.timeouts.idle_seconds == 7200);
   CHECK(config.timeouts.backend_connect_seconds == 10);
@@ -85,6 +88,10 @@ TEST_CASE("Config mistakes name the key", "[config]") {
   CHECK_THAT(error_for("\"cert.pem\"", "3"), Catch::Contains("certificate"));
   CHECK_THAT(error_for("{\"file\"", "{\"preauth_seconds\": 0, \"file\""),
              Catch::Contains("unknown key"));
+  CHECK_THAT(error_for("\"listeners\"", "\"workers\": -1, \"listeners\""),
+             Catch::Contains("\"workers\" must be a whole number"));
+  CHECK_THAT(error_for("\"listeners\"", "\"workers\": 1000, \"listeners\""),
+             Catch::Contains("\"workers\" must be at most 256"));
   CHECK_THROWS_WITH(load_config("/nonexistent.json"), Catch::Contains("/nonexistent.json"));
   CHECK_THROWS_WITH(load_config(write_config("{")), Catch::Contains("not valid JSON"));
 }

@@ -1,0 +1,123 @@
+#include "proxy/worker_thread.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "proxy/login_metrics.h"
+
+namespace podgate::proxy {
+
+WorkerThread::WorkerThread(unsigned index, const Shared& shared) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &wake_, &WorkerThread::on_wake);
+  wake_.data = this;
+  worker_.index = index;
+  worker_.loop = &loop_;
+  worker_.config = shared.config;
+  worker_.server_tls = shared.server_tls;
+  worker_.backend_tls = shared.backend_tls;
+  worker_.backend_tls_verifies = shared.backend_tls_verifies;
+  worker_.metrics = shared.metrics;
+  worker_.login_metrics = shared.login_metrics;
+  worker_.access_log = shared.access_log;
+  worker_.connections_accepted = &shared.metrics->counter(
+      "podgate_worker_connections_total", "Client connections accepted, by worker thread",
+      core::metrics::label("worker", std::to_string(index)));
+  if (shared.shared_directory) {
+    worker_.directory = shared.shared_directory;
+  } else {
+    own_directory_ = shared.make_directory(&loop_);
+    worker_.directory = own_directory_.get();
+  }
+}
+
+WorkerThread::~WorkerThread() {
+  if (!started_) {
+    // Never ran (another worker could not bind): close the handles here.
+    stop_on_loop();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  join();
+  uv_loop_close(&loop_);
+}
+
+std::string WorkerThread::open_listeners() {
+  for (const auto& listener_config : worker_.config->listeners) {
+    auto listener = std::make_unique<Listener>(worker_, listener_config);
+    std::string problem = listener->start();
+    listeners_.push_back(std::move(listener));
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
+void WorkerThread::start() {
+  started_ = true;
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+bool WorkerThread::post(Task task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  uv_async_send(&wake_);
+  return true;
+}
+
+void WorkerThread::visit(const Task& task) {
+  std::promise<void> done;
+  std::future<void> finished = done.get_future();
+  // The promise is kept whether the task runs or is dropped at stop.
+  auto guard = std::make_shared<std::promise<void>>(std::move(done));
+  bool posted = post([&task, guard](Worker& worker) {
+    task(worker);
+    guard->set_value();
+  });
+  if (posted) finished.wait();
+}
+
+void WorkerThread::stop() {
+  post([this](Worker&) { stop_on_loop(); });
+}
+
+void WorkerThread::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void WorkerThread::on_wake(uv_async_t* handle) {
+  static_cast<WorkerThread*>(handle->data)->run_tasks();
+}
+
+void WorkerThread::run_tasks() {
+  std::vector<Task> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(tasks_);
+  }
+  for (auto& task : batch) task(worker_);
+}
+
+void WorkerThread::stop_on_loop() {
+  if (worker_.stopping) return;
+  worker_.stopping = true;
+  for (auto& listener : listeners_) listener->close();
+  // shut_down() may free the session: iterate over a copy.
+  auto sessions = worker_.sessions;
+  for (auto* session : sessions) session->shut_down();
+  if (own_directory_) own_directory_->close();
+  // No task is accepted from now on; those already queued still run, so
+  // nobody waits in visit() for ever.
+  std::vector<Task> last;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    last.swap(tasks_);
+  }
+  for (auto& task : last) task(worker_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+}
+
+}  // namespace podgate::proxy
