@@ -4,6 +4,7 @@
 // SIGHUP reloads the directory file (embedded directory).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <fmt/ranges.h>
@@ -137,6 +138,17 @@ std::string describe(const proxy::DirectoryConfig& config) {
   return "";
 }
 
+// Every session holds two sockets; the usual soft limit of 1024 would cap
+// podgate at a few hundred sessions long before memory does.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot raise the open file limit to {}", limit.rlim_max);
+  }
+}
+
 unsigned worker_count(const proxy::Config& config) {
   if (config.workers > 0) return config.workers;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -221,6 +233,7 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit();
   runtime.loop = uv_default_loop();
   if (std::string problem = open_workers(runtime, server_tls.get(), backend_tls.get(), *access_log);
       !problem.empty()) {
