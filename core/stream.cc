@@ -1,6 +1,7 @@
 #include "core/stream.h"
 
 #include <cstring>
+#include <utility>
 
 namespace podgate::core {
 
@@ -77,12 +78,14 @@ void Stream::stop_reading() {
 }
 
 bool Stream::start_tls_server(SSL_CTX* context) {
+  flush_batched();  // the STARTTLS answer goes out in plaintext
   tls_ = TlsEngine::server(context);
   return tls_ != nullptr;
 }
 
 bool Stream::start_tls_client(SSL_CTX* context, const std::string& server_name,
                               const std::string& expected_ip) {
+  flush_batched();
   tls_ = TlsEngine::client(context, server_name, expected_ip);
   if (!tls_ || tls_->start_handshake() != TlsEngine::Status::Ok) return false;
   flush_tls_output();
@@ -101,6 +104,7 @@ void Stream::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buffer)
     return;
   }
   std::string_view bytes(buffer->base, static_cast<std::size_t>(nread));
+  Batch batch(*self);  // what the owner answers on this stream leaves in one send
   if (self->tls_) {
     self->handle_ciphertext(bytes);
   } else {
@@ -114,10 +118,12 @@ void Stream::handle_plaintext(std::string_view plaintext) {
 }
 
 void Stream::handle_ciphertext(std::string_view ciphertext) {
+  // The end of the handshake (session tickets) and the owner's first words
+  // (a greeting) leave in one send.
+  Batch batch(*this);
   bool was_ready = tls_->handshake_done();
   decrypted.clear();
   TlsEngine::Status status = tls_->receive(ciphertext, decrypted);
-  flush_tls_output();
   if (!was_ready && tls_->handshake_done() && !closing_) handler_.on_stream_tls_ready(*this);
   // Reads never nest, so the thread's buffer is free until this returns.
   if (!decrypted.empty() && !closing_ && !ended_) handle_plaintext(decrypted);
@@ -130,13 +136,23 @@ void Stream::write(std::string_view plaintext) {
   if (closing_ || plaintext.empty()) return;
   bytes_written_ += plaintext.size();
   if (!tls_) {
-    send_raw(plaintext);
+    if (batch_depth_ > 0) {
+      batched_plaintext_.append(plaintext);
+    } else {
+      send_raw(plaintext);
+    }
     return;
   }
   if (tls_->send(plaintext) != TlsEngine::Status::Ok) {
     fail_soon(StreamEnd::TlsFailed);
     return;
   }
+  if (batch_depth_ == 0) flush_tls_output();
+}
+
+void Stream::flush_batched() {
+  if (closing_ && uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  if (!batched_plaintext_.empty()) send_raw(std::exchange(batched_plaintext_, {}));
   flush_tls_output();
 }
 
@@ -205,6 +221,7 @@ void Stream::close() {
 
 void Stream::close_after_flush() {
   if (closing_) return;
+  flush_batched();
   if (tls_ && tls_->handshake_done()) {
     tls_->shutdown();
     flush_tls_output();
@@ -223,6 +240,7 @@ void Stream::close_after_flush() {
 void Stream::shutdown_write() {
   if (closing_ || write_shut_) return;
   write_shut_ = true;
+  flush_batched();
   if (tls_ && tls_->handshake_done()) {
     tls_->shutdown();
     flush_tls_output();
@@ -252,9 +270,10 @@ void Stream::on_close(uv_handle_t* handle) {
 }
 
 SocketAddress Stream::peer() const {
+  if (peer_) return *peer_;
   SocketAddress address;
   int length = sizeof address.storage;
-  uv_tcp_getpeername(&tcp_, address.get(), &length);
+  if (uv_tcp_getpeername(&tcp_, address.get(), &length) == 0) peer_ = address;
   return address;
 }
 

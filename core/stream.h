@@ -81,6 +81,23 @@ class Stream {
 
   void write(std::string_view plaintext);
   std::size_t queued_bytes() const { return queued_bytes_; }
+
+  // Writes made while a Batch lives leave together when the outermost one
+  // ends: one send (and, with TLS, one flush) for an answer written in
+  // pieces, instead of one each. Reads batch what the owner writes back on
+  // the same stream by themselves.
+  class Batch {
+   public:
+    explicit Batch(Stream& stream) : stream_(stream) { ++stream_.batch_depth_; }
+    ~Batch() {
+      if (--stream_.batch_depth_ == 0) stream_.flush_batched();
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    Stream& stream_;
+  };
   bool congested() const { return queued_bytes_ > kHighWatermark; }
 
   // Sends what is queued, then ends our direction (FIN); reading goes on,
@@ -113,6 +130,8 @@ class Stream {
   void handle_plaintext(std::string_view plaintext);
   void send_raw(std::string_view bytes);
   void flush_tls_output();
+  // Sends what a Batch held back.
+  void flush_batched();
   void end(StreamEnd why);
   // For failures found inside write(): the owner hears of them from the loop
   // (on_stream_end just before on_stream_closed), never re-entrantly.
@@ -125,6 +144,9 @@ class Stream {
   StreamHandler& handler_;
   std::unique_ptr<TlsEngine> tls_;
   std::size_t queued_bytes_ = 0;
+  unsigned batch_depth_ = 0;
+  std::string batched_plaintext_;              // held back by a Batch (without TLS)
+  mutable std::optional<SocketAddress> peer_;  // asked once
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
   bool reading_ = false;

@@ -429,6 +429,7 @@ void Session::send_failure_answer() {
 }
 
 void Session::login_succeeded() {
+  core::Stream::Batch batch(*client_);  // the OK and the pod's first bytes: one send
   record_.result = "ok";
   state_ = State::Relay;
   answer_logged_in(*backend_login_);
