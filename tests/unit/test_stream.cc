@@ -170,3 +170,72 @@ TEST_CASE("Streams speak TLS to each other, started after plaintext", "[stream][
   CHECK(accepted.bytes_read() == std::string("a STARTTLS\r\nsecret over tls\r\n").size());
   REQUIRE(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("Writes held in a batch arrive whole and in order, also across STARTTLS and close",
+          "[stream][tls]") {
+  const auto& files = test::test_certificate(test::KeyType::Ecdsa);
+  auto server_context = core::make_server_context(files.certificate, files.private_key);
+  auto client_context = core::make_client_context();
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  OneShotServer server(&loop);
+  ScriptedHandler client_events, server_events;
+  core::Stream client(&loop, client_events);
+  core::Stream accepted(&loop, server_events);
+  std::string client_got, server_got;
+
+  server.on_accept = [&](uv_stream_t* listening) {
+    REQUIRE(accepted.accept_from(listening) == 0);
+    server.close();
+    core::Stream::Batch batch(accepted);
+    accepted.write("* OK ");
+    accepted.write("greeting\r\n");
+    accepted.start_reading();
+  };
+  server_events.data = [&](core::Stream& stream, std::string_view bytes) {
+    server_got.append(bytes);
+    if (server_got == "a STARTTLS\r\n") {
+      core::Stream::Batch batch(stream);
+      stream.write("a OK ");
+      stream.write("go\r\n");  // held back, yet sent in plaintext before TLS starts
+      stream.start_tls_server(server_context.get());
+      server_got.clear();
+    } else if (server_got == "bye\r\n") {
+      core::Stream::Batch batch(stream);
+      stream.write("last ");
+      stream.write("words\r\n");
+      stream.close_after_flush();  // sends what the batch holds first
+    }
+  };
+  client_events.connected = [&](core::Stream& stream) { stream.start_reading(); };
+  client_events.data = [&](core::Stream& stream, std::string_view bytes) {
+    client_got.append(bytes);
+    if (client_got == "* OK greeting\r\n") {
+      stream.write("a STARTTLS\r\n");
+    } else if (client_got.ends_with("a OK go\r\n") && !stream.tls_active()) {
+      REQUIRE(stream.start_tls_client(client_context.get(), "localhost"));
+      client_got.clear();
+    }
+  };
+  client_events.tls_ready = [&](core::Stream& stream) {
+    core::Stream::Batch outer(stream);
+    stream.write("b");
+    {
+      core::Stream::Batch inner(stream);
+      stream.write("y");
+    }
+    stream.write("e\r\n");
+  };
+  REQUIRE(client.connect(server.address) == 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(client_got == "last words\r\n");
+  CHECK(client_events.ended);
+  client.close();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(accepted.tls_version() == "TLSv1.3");
+  CHECK(accepted.bytes_written() ==
+        std::string("* OK greeting\r\na OK go\r\nlast words\r\n").size());
+  REQUIRE(uv_loop_close(&loop) == 0);
+}
