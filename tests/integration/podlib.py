@@ -49,6 +49,14 @@ def podgate_bin():
     return os.path.abspath(os.environ.get("PODGATE_BIN") or DEFAULT_PODGATE_BIN)
 
 
+def podgate_bench_bin():
+    """podgate-bench from the build podgate_bin() comes from (BUILD/bench/),
+    unless PODGATE_BENCH_BIN names one."""
+    build = os.path.dirname(os.path.dirname(podgate_bin()))
+    return os.path.abspath(os.environ.get("PODGATE_BENCH_BIN") or
+                           os.path.join(build, "bench", "podgate-bench"))
+
+
 def log(msg):
     if os.environ.get("PODLIB_VERBOSE"):
         sys.stderr.write("[podlib] %s\n" % msg)
@@ -269,11 +277,19 @@ class DovecotPod:
       lmtp_port: an LMTP inet listener (same as protocols["lmtp"]); True
                  picks a free port. RCPT TO:<alice@example.com> delivers to
                  the passwd-file user alice@example.com.
+
+    Also off by default:
+      pop3s_port: an implicit-TLS POP3 listener (needs tls_cert and "pop3"
+                  in protocols); True picks a free port.
+      extra_conf: text appended to dovecot.conf. Dovecot merges a section
+                  named again (e.g. `service imap { client_limit = 500 }`)
+                  into the earlier one, later values winning, so this
+                  overrides the limits above, e.g. for load tests.
     """
 
     def __init__(self, name, workdir, users, imap_port=None, marker=None,
                  protocols=None, tls_cert=None, tls_key=None, imaps_port=None,
-                 auth_port=None, lmtp_port=None):
+                 auth_port=None, lmtp_port=None, pop3s_port=None, extra_conf=None):
         self.name = name
         self.workdir = mkdir(workdir)
         self.users = dict(users)
@@ -293,6 +309,12 @@ class DovecotPod:
         self.imaps_port = None
         if tls_cert:
             self.imaps_port = imaps_port or free_port()
+        self.pop3s_port = None
+        if pop3s_port:
+            if not tls_cert or "pop3" not in self.protocols:
+                raise ValueError("DovecotPod %s: pop3s_port needs tls_cert and pop3" % name)
+            self.pop3s_port = free_port() if pop3s_port is True else int(pop3s_port)
+        self.extra_conf = extra_conf or ""
         self.base_dir = make_tempdir("pg-%s-" % name[:6])
         if len(self.base_dir) > 40:
             raise RuntimeError("base_dir too long for Dovecot sockets: %s" % self.base_dir)
@@ -363,12 +385,16 @@ class DovecotPod:
         blocks.append("service imap {\n  process_limit = 1000\n  client_limit = 1\n}\n")
         blocks.append("protocol imap {\n  mail_max_userip_connections = 1000\n}\n")
         if "pop3" in self.protocols:
+            pop3s = "  inet_listener pop3s {\n    port = 0\n  }\n"
+            if self.pop3s_port:
+                pop3s = ("  inet_listener pop3s {\n    address = 127.0.0.1\n"
+                         "    port = %d\n    ssl = yes\n  }\n" % self.pop3s_port)
             blocks.append(
                 "service pop3-login {\n"
                 "  inet_listener pop3 {\n    address = 127.0.0.1\n    port = %d\n  }\n"
-                "  inet_listener pop3s {\n    port = 0\n  }\n"
+                "%s"
                 "  service_count = 0\n  process_min_avail = 1\n  client_limit = 1000\n"
-                "}\n" % self.protocols["pop3"])
+                "}\n" % (self.protocols["pop3"], pop3s))
             blocks.append("service pop3 {\n  process_limit = 1000\n  client_limit = 1\n}\n")
             blocks.append("protocol pop3 {\n  mail_max_userip_connections = 1000\n"
                           "  pop3_uidl_format = %08Xu%08Xv\n}\n")
@@ -431,12 +457,14 @@ class DovecotPod:
             "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
             "service auth {\n  client_limit = 3000\n%(auth_listener)s}\n"
             "%(services)s"
+            "%(extra)s"
         ) % {
             "name": self.name, "base_dir": self.base_dir, "state_dir": self.state_dir,
             "instance": self.instance_name, "log": self.log_path,
             "protocols": " ".join(sorted(self.protocols)), "ssl": ssl_lines,
             "uid": _mail_ids()[0], "gid": _mail_ids()[1],
             "passwd": self.passwd_path, "services": self._service_blocks(),
+            "extra": self.extra_conf,
             # Postfix SASL (smtpd_sasl_type = dovecot) over TCP: an unnamed
             # inet listener of the auth service speaks the auth client protocol
             "auth_listener": ("  inet_listener {\n    address = 127.0.0.1\n    port = %d\n  }\n"
