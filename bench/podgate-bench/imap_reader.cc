@@ -3,32 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "proxy/protocol/imap/literal.h"
+
 namespace podgate::bench {
 
-namespace {
-
-constexpr std::size_t kMaxLiteralDigits = 19;  // fits in 64 bits
-
-// The size a line ending in "{123}" or "{123+}" announces.
-std::optional<std::uint64_t> announced_literal(std::string_view line) {
-  if (line.empty() || line.back() != '}') return std::nullopt;
-  line.remove_suffix(1);
-  if (!line.empty() && line.back() == '+') line.remove_suffix(1);
-  std::size_t digits = 0;
-  while (digits < line.size() && line[line.size() - 1 - digits] >= '0' &&
-         line[line.size() - 1 - digits] <= '9') {
-    ++digits;
-  }
-  if (digits == 0 || digits > kMaxLiteralDigits || digits == line.size() ||
-      line[line.size() - 1 - digits] != '{') {
-    return std::nullopt;
-  }
-  std::uint64_t size = 0;
-  for (char c : line.substr(line.size() - digits)) size = size * 10 + (c - '0');
-  return size;
-}
-
-}  // namespace
+using imap::announced_literal;
 
 void ImapResponseReader::feed(std::string_view bytes) {
   // Every line handed out has been read: the buffer can start over.
