@@ -41,7 +41,8 @@ const std::vector<double>& latency_buckets() {
 }
 
 Registry::Series& Registry::find_or_add(const std::string& name, const std::string& help,
-                                        const std::string& labels, Kind kind) {
+                                        const std::string& labels, Kind kind,
+                                        const std::vector<double>* bounds) {
   std::lock_guard lock(mutex_);
   for (auto& series : series_) {
     if (series.name == name && series.labels == labels) {
@@ -49,11 +50,14 @@ Registry::Series& Registry::find_or_add(const std::string& name, const std::stri
       return series;
     }
   }
+  // Made first: bounds that do not ascend throw before anything is added.
+  auto histogram = bounds ? std::make_unique<Histogram>(*bounds) : nullptr;
   Series& added = series_.emplace_back();
   added.name = name;
   added.help = help;
   added.labels = labels;
   added.kind = kind;
+  added.histogram = std::move(histogram);
   return added;
 }
 
@@ -76,10 +80,7 @@ void Registry::gauge_callback(const std::string& name, const std::string& help,
 
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                const std::string& labels, const std::vector<double>& bounds) {
-  Series& series = find_or_add(name, help, labels, Kind::Histogram);
-  std::lock_guard lock(mutex_);
-  if (!series.histogram) series.histogram = std::make_unique<Histogram>(bounds);
-  return *series.histogram;
+  return *find_or_add(name, help, labels, Kind::Histogram, &bounds).histogram;
 }
 
 namespace {

@@ -86,8 +86,10 @@ class Registry {
     std::unique_ptr<Histogram> histogram;
   };
   void render_histogram(const Series& series, std::string& out) const;
+  // `bounds`: a new histogram series is made with them under the same lock,
+  // so render() never sees a histogram series without its histogram.
   Series& find_or_add(const std::string& name, const std::string& help, const std::string& labels,
-                      Kind kind);
+                      Kind kind, const std::vector<double>* bounds = nullptr);
 
   mutable std::mutex mutex_;
   std::deque<Series> series_;  // deque: references stay valid as it grows

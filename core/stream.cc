@@ -135,10 +135,12 @@ void Stream::handle_ciphertext(std::string_view ciphertext) {
 void Stream::write(std::string_view plaintext) {
   if (closing_ || plaintext.empty()) return;
   bytes_written_ += plaintext.size();
+  bool hold = batch_depth_ > 0 && batched_bytes() + plaintext.size() <= kMaxBatchBytes;
   if (!tls_) {
-    if (batch_depth_ > 0) {
+    if (hold) {
       batched_plaintext_.append(plaintext);
     } else {
+      flush_batched();  // what was held goes first
       send_raw(plaintext);
     }
     return;
@@ -147,7 +149,7 @@ void Stream::write(std::string_view plaintext) {
     fail_soon(StreamEnd::TlsFailed);
     return;
   }
-  if (batch_depth_ == 0) flush_tls_output();
+  if (!hold) flush_tls_output();
 }
 
 void Stream::flush_batched() {

@@ -55,6 +55,7 @@ class Stream {
  public:
   static constexpr std::size_t kHighWatermark = 256 * 1024;
   static constexpr std::size_t kLowWatermark = 64 * 1024;
+  static constexpr std::size_t kMaxBatchBytes = 16 * 1024;
 
   Stream(uv_loop_t* loop, StreamHandler& handler);
   ~Stream();
@@ -80,12 +81,15 @@ class Stream {
   std::string tls_error() const { return tls_ ? tls_->last_error() : std::string(); }
 
   void write(std::string_view plaintext);
-  std::size_t queued_bytes() const { return queued_bytes_; }
+  // Everything written and not yet taken by the kernel, batched bytes too.
+  std::size_t queued_bytes() const { return queued_bytes_ + batched_bytes(); }
 
   // Writes made while a Batch lives leave together when the outermost one
   // ends: one send (and, with TLS, one flush) for an answer written in
   // pieces, instead of one each. Reads batch what the owner writes back on
-  // the same stream by themselves.
+  // the same stream by themselves. A batch holds at most kMaxBatchBytes;
+  // beyond that writes go out at once, and held bytes count as queued, so
+  // backpressure sees them.
   class Batch {
    public:
     explicit Batch(Stream& stream) : stream_(stream) { ++stream_.batch_depth_; }
@@ -98,7 +102,7 @@ class Stream {
    private:
     Stream& stream_;
   };
-  bool congested() const { return queued_bytes_ > kHighWatermark; }
+  bool congested() const { return queued_bytes() > kHighWatermark; }
 
   // Sends what is queued, then ends our direction (FIN); reading goes on,
   // since the peer may still answer (a client that half-closes after LOGOUT).
@@ -132,6 +136,9 @@ class Stream {
   void flush_tls_output();
   // Sends what a Batch held back.
   void flush_batched();
+  std::size_t batched_bytes() const {
+    return batched_plaintext_.size() + (tls_ ? tls_->output_size() : 0);
+  }
   void end(StreamEnd why);
   // For failures found inside write(): the owner hears of them from the loop
   // (on_stream_end just before on_stream_closed), never re-entrantly.

@@ -114,6 +114,10 @@ void TlsEngine::shutdown() {
   ERR_clear_error();
 }
 
+std::size_t TlsEngine::output_size() const {
+  return BIO_ctrl_pending(network_out_);
+}
+
 bool TlsEngine::has_output() const {
   return BIO_ctrl_pending(network_out_) > 0;
 }

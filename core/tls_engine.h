@@ -47,6 +47,7 @@ class TlsEngine {
   // Ciphertext waiting to be written to the network; moves it out.
   std::string take_output();
   bool has_output() const;
+  std::size_t output_size() const;
 
   bool handshake_done() const { return handshake_done_; }
   std::string version() const;  // "TLSv1.3", "TLSv1.2", or "" before the handshake

@@ -31,7 +31,7 @@ struct SessionRecord {
   std::string backend;
   std::string tls = "none";
   std::string backend_tls = "none";  // TLS version on the pod link
-  std::string result = "no_login";  // ok, auth_failed, disabled, unavailable, no_login
+  std::string result = "no_login";   // ok, auth_failed, disabled, unavailable, no_login
   std::string close_reason;
   std::uint64_t bytes_from_client = 0;
   std::uint64_t bytes_to_client = 0;

@@ -123,6 +123,11 @@ core::http::Response AdminApi::kick(const core::http::Request& request) {
     worker.directory->forget(user->second);
     kicked += targets.size();
   });
+  // The workers share one route cache and were visited one after another: a
+  // lookup answered on a later worker before its visit may have stored the
+  // old route again after an earlier worker's forget(). All such lookups are
+  // marked by now, so a second round leaves no old route behind.
+  each_worker_([&](Worker& worker) { worker.directory->forget(user->second); });
   kicked_.add(kicked);
   spdlog::info("admin: kicked {} session(s) of {}", kicked, user->second);
   return json_answer(200, json{{"user", user->second}, {"kicked", kicked}});

@@ -15,9 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-// More event-loop threads than this only adds contention.
-constexpr unsigned kMaxWorkers = 256;
-
 void only_keys(const json& object, const std::string& where, const std::set<std::string>& known) {
   if (!object.is_object()) throw ConfigError(where + " must be a JSON object");
   for (const auto& [key, value] : object.items()) {

@@ -70,6 +70,9 @@ struct DirectoryConfig {
   std::uint32_t cache_entries = 100000;
 };
 
+// More event-loop threads than this only adds contention.
+inline constexpr unsigned kMaxWorkers = 256;
+
 struct Config {
   std::vector<ListenerConfig> listeners;
   std::string certificate;

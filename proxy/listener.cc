@@ -23,13 +23,34 @@ Listener::Listener(Worker& worker, const ListenerConfig& config)
   tcp_.data = this;
 }
 
+namespace {
+socklen_t address_length(const sockaddr* address) {
+  return address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+}  // namespace
+
+std::string Listener::check_address_free(const ListenerConfig& config) {
+  const sockaddr* address = config.address.get();
+  int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "cannot listen on " + config.listen + ": " + std::strerror(errno);
+  int on = 1;
+  std::string problem;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      ::bind(fd, address, address_length(address)) != 0) {
+    problem = "cannot listen on " + config.listen + ": " + std::strerror(errno);
+    if (errno == EADDRINUSE) problem += " (another podgate still running?)";
+  }
+  ::close(fd);
+  return problem;
+}
+
 std::string Listener::start() {
   // Every worker binds its own socket to the same address; SO_REUSEPORT
   // lets the kernel spread new connections over them, so no worker's
   // accept waits on another's. libuv has no flag for it here, hence the
   // socket made by hand and handed over.
   const sockaddr* address = config_.address.get();
-  socklen_t length = address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  socklen_t length = address_length(address);
   int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return "cannot listen on " + config_.listen + ": " + std::strerror(errno);
   int on = 1;

@@ -17,6 +17,10 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
+  // SO_REUSEPORT would let a second podgate share the port silently, so
+  // before any worker binds, a plain bind checks that nobody listens there;
+  // "" when free, else a message naming the address.
+  static std::string check_address_free(const ListenerConfig& config);
   // Binds and listens; on failure returns a message naming the address.
   std::string start();
   // Stops accepting. The handle is closed by the loop; the listener must

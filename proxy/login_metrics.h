@@ -9,7 +9,8 @@
 //    timed out or never greeted;
 //  - podgate_relayed_bytes_total{protocol,direction} and the live sessions.
 // Every series a login touches is registered up front and held by
-// reference, so counting takes no lock and no lookup by name.
+// reference, so counting takes no lock and no lookup by name; only a pod's
+// first connect failure registers its series (rare, under the registry lock).
 #pragma once
 
 #include <array>

@@ -2,6 +2,7 @@
 // directory and the certificate, starts one worker thread per core (each with
 // its own loop and listeners) and runs the control loop until SIGTERM/SIGINT.
 // SIGHUP reloads the directory file (embedded directory).
+#include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -149,9 +150,15 @@ void raise_open_file_limit() {
   }
 }
 
+// One worker per core this process may run on (its CPU affinity, which
+// container cpusets narrow), at most proxy::kMaxWorkers.
 unsigned worker_count(const proxy::Config& config) {
   if (config.workers > 0) return config.workers;
-  return std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t cpus;
+  unsigned cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                       ? static_cast<unsigned>(CPU_COUNT(&cpus))
+                       : std::thread::hardware_concurrency();
+  return std::clamp(cores, 1u, proxy::kMaxWorkers);
 }
 
 // Makes the workers and binds every worker's listeners; a message on failure.
@@ -168,6 +175,11 @@ std::string open_workers(Runtime& runtime, SSL_CTX* server_tls, SSL_CTX* backend
   shared.shared_directory = runtime.file_directory.get();
   if (!runtime.file_directory) {
     shared.make_directory = remote_directory_maker(runtime.config.directory, runtime.metrics);
+  }
+  for (const auto& listener : runtime.config.listeners) {
+    if (std::string problem = proxy::Listener::check_address_free(listener); !problem.empty()) {
+      return problem;
+    }
   }
   for (unsigned index = 0; index < worker_count(runtime.config); ++index) {
     runtime.workers.push_back(std::make_unique<proxy::WorkerThread>(index, shared));

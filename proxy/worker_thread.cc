@@ -39,7 +39,9 @@ WorkerThread::~WorkerThread() {
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
   join();
-  uv_loop_close(&loop_);
+  if (int status = uv_loop_close(&loop_); status != 0) {
+    spdlog::error("worker {}: handles still open at exit: {}", worker_.index, uv_strerror(status));
+  }
 }
 
 std::string WorkerThread::open_listeners() {
@@ -68,13 +70,13 @@ bool WorkerThread::post(Task task) {
 }
 
 void WorkerThread::visit(const Task& task) {
+  // A task that post() accepted always runs, even when the worker stops
+  // meanwhile (stop_on_loop runs what is queued), so the wait ends.
   std::promise<void> done;
   std::future<void> finished = done.get_future();
-  // The promise is kept whether the task runs or is dropped at stop.
-  auto guard = std::make_shared<std::promise<void>>(std::move(done));
-  bool posted = post([&task, guard](Worker& worker) {
+  bool posted = post([&task, &done](Worker& worker) {
     task(worker);
-    guard->set_value();
+    done.set_value();
   });
   if (posted) finished.wait();
 }

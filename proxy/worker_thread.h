@@ -1,7 +1,8 @@
 // One event-loop thread of podgate: its own libuv loop, its own listening
 // sockets (bound with SO_REUSEPORT, so the kernel spreads connections over
-// the workers), its own directory client and its own sessions. Nothing in
-// a Worker is shared with another thread; other threads reach it only
+// the workers), its own directory client and its own sessions. What it
+// shares with the other threads is read-only or thread-safe (Shared, below);
+// its Worker and sessions are its own, and other threads reach them only
 // through post() and visit(), which run a task on the worker's thread
 // between two events.
 #pragma once

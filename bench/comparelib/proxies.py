@@ -107,7 +107,7 @@ class PodgateTarget:
     def workers_note(self):
         if self.workers:
             return '"workers": %d' % self.workers
-        return 'no "workers" setting in this build: podgate\'s default (one event loop)'
+        return 'no "workers" setting in this build: podgate\'s default (one per core)'
 
 
 class AuthHttp:
@@ -230,10 +230,13 @@ class NginxTarget:
             podlib.unregister_cleanup(self._cleanup)
             self._cleanup = None
         stop_process(self.proc)
-        # workers exit with the master; any that did not are ended by PID
+        # workers exit with the master; any that did not are ended by PID,
+        # once /proc shows the PID is still an nginx (not a reused number)
         for pid in self.pids_at_start:
             try:
-                os.kill(pid, signal.SIGKILL)
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if b"nginx" in f.read():
+                        os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
 
@@ -256,13 +259,25 @@ def ensure_nginx():
     if os.path.exists(NGINX) and os.path.exists(NGINX_MAIL_MODULE):
         return False
     policy = "/usr/sbin/policy-rc.d"
+    previous = None
+    if os.path.exists(policy):
+        with open(policy, "rb") as f:
+            previous = f.read()
     with open(policy, "w") as f:
         f.write("#!/bin/sh\n# written by bench/compare: no service starts on install\nexit 101\n")
     os.chmod(policy, 0o755)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update"], env=env, check=False)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "nginx-light",
-                    "libnginx-mod-mail"], env=env, check=True)
+    try:
+        subprocess.run(["apt-get", "update"], env=env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "nginx-light",
+                        "libnginx-mod-mail"], env=env, check=True)
+    finally:
+        # the machine's own policy comes back (or none, as before)
+        if previous is None:
+            os.remove(policy)
+        else:
+            with open(policy, "wb") as f:
+                f.write(previous)
     if not (os.path.exists(NGINX) and os.path.exists(NGINX_MAIL_MODULE)):
         raise RuntimeError("apt-get installed nginx-light and libnginx-mod-mail, but %s or %s "
                            "is still missing" % (NGINX, NGINX_MAIL_MODULE))

@@ -73,7 +73,11 @@ void HoldDriver::announce_if_complete() {
   result_.held = held_;
   result_.phases.sort();
   on_held_(result_);
-  if (options_.hold_seconds > 0) hold_timer_.start(options_.hold_seconds * 1000);
+  if (held_ == 0) {
+    stop();  // nothing to hold: waiting for a signal would wait for ever
+  } else if (options_.hold_seconds > 0) {
+    hold_timer_.start(options_.hold_seconds * 1000);
+  }
 }
 
 void HoldDriver::stop() {

@@ -11,8 +11,8 @@ namespace podgate::bench {
 
 // The timed steps of one login, in the order they happen; Total spans them all.
 // Queue (open loop only) is how long a login waited past its due time for a
-// free slot; Total then counts from the due time, so a server that falls
-// behind shows it in the latency, not only in a lower rate.
+// free slot (or for the bench's own millisecond timer and loop); Total then counts from the due
+// time, so a server that falls behind shows it in the latency, not only in a lower rate.
 enum class Phase { Queue, Connect, Tls, Greeting, Auth, Command, Logout, Total };
 inline constexpr std::size_t kPhaseCount = 8;
 inline constexpr std::array<Phase, kPhaseCount> kAllPhases = {

@@ -227,17 +227,10 @@ void Session::on_stream_drained(core::Stream& stream) {
 // ---------------------------------------------------------------------------
 // The login hop
 
-void Session::refuse_credentials() {
+void Session::begin_attempt(std::string user) {
   credentials_done_ns_ = core::now_ns();
   record_.phases.credentials = ms_since(credentials_start_ns_);
-  pause_client_input();
-  login_failed(LoginFailure::AuthFailed);
-}
-
-void Session::start_login(std::string user, std::string password) {
-  credentials_done_ns_ = core::now_ns();
-  record_.phases.credentials = ms_since(credentials_start_ns_);
-  record_.user = user;
+  record_.user = std::move(user);
   record_.pod.clear();
   record_.backend.clear();
   record_.directory.clear();
@@ -246,6 +239,16 @@ void Session::start_login(std::string user, std::string password) {
   record_.phases.backend_connect.reset();
   record_.phases.backend_auth.reset();
   record_.phases.total.reset();
+}
+
+void Session::refuse_credentials() {
+  begin_attempt(record_.user);
+  pause_client_input();
+  login_failed(LoginFailure::AuthFailed);
+}
+
+void Session::start_login(std::string user, std::string password) {
+  begin_attempt(user);
   // Hold further client input until the pod has answered: commands
   // pipelined behind the login belong to whoever the login makes us.
   pause_client_input();

@@ -131,6 +131,8 @@ class Session : public core::StreamHandler, public LiveSession {
   void on_stream_drained(core::Stream& stream) override;
 
   void client_ready();
+  // Credentials arrived: the phases and route of an earlier attempt go.
+  void begin_attempt(std::string user);
   void on_lookup_done(LookupResult result, std::string user, std::string password);
   void connect_next_server();
   void on_backend_data(std::string_view bytes);

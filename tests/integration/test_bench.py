@@ -182,8 +182,10 @@ class BenchTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     def test_open_loop_keeps_its_pace(self):
         # 25 logins at 50/s: the last one is due 0.48 s after the first,
         # however fast the server answers.
+        # (25 in flight at most: no login waits for a slot even when a slow
+        # build takes half a second per login)
         report, seconds = self.bench("--port", self.pg.port("imap", "implicit"), "--rate", 50,
-                                     "--logins", 25)
+                                     "--logins", 25, "--concurrency", 25)
         self.assertAllOk(report, 25)
         self.assertEqual(report["rate"], 50)
         self.assertEqual(report["late"], 0)
@@ -265,6 +267,16 @@ class BenchTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         while self.admin.sessions(BOB) and time.time() < deadline:
             time.sleep(0.05)
         self.assertEqual(self.admin.sessions(BOB), [])
+
+    def test_hold_with_every_login_refused_exits(self):
+        # nothing to hold: it says so and exits 1 instead of waiting for a signal
+        r = subprocess.run([podlib.podgate_bench_bin(), "--port",
+                            str(self.pg.port("imap", "implicit")), "--hold", "3", "--users", BOB,
+                            "--password", "not-the-password"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, b"holding 0 sessions\n")
 
     # -- flags -----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import json
 import os
 import poplib
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -85,15 +86,16 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
 
     def test_admin_lists_and_kicks_sessions_on_every_worker(self):
         before = self.admin.metrics()
-        sessions = [self.imaps(ALICE) for _ in range(8)]
+        sessions = [self.imaps(ALICE) for _ in range(16)]
         after = self.admin.metrics()
         per_worker = [self.delta(before, after, series("podgate_worker_connections_total",
                                                        worker=str(w))) for w in (0, 1)]
         listed = self.admin.sessions(ALICE)
-        self.assertEqual(len(listed), 8, listed)
-        self.assertEqual(len({s["id"] for s in listed}), 8, "session ids are unique")
-        self.assertGreater(min(per_worker), 0, per_worker)  # both workers hold some
-        self.assertEqual(self.admin.kick(ALICE), 8)
+        self.assertEqual(len(listed), 16, listed)
+        self.assertEqual(len({s["id"] for s in listed}), 16, "session ids are unique")
+        # both workers hold some (all 16 on one: once in 30,000 runs)
+        self.assertGreater(min(per_worker), 0, per_worker)
+        self.assertEqual(self.admin.kick(ALICE), 16)
         for im in sessions:
             with self.assertRaises(Exception):
                 im.noop()  # * BYE, then the connection is gone
@@ -104,10 +106,11 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         directory = self.world.directory()
         directory["users"][BOB] = {"pod": "pod-1"}  # bob moves from pod-2 to pod-1
         try:
+            reloads = self.pg.stderr_text().count("directory reloaded")
             with open(self.pg.directory_path, "w") as f:
                 json.dump(directory, f)
             self.pg.proc.send_signal(signal.SIGHUP)
-            wait_until(lambda: "directory reloaded" in self.pg.stderr_text())
+            wait_until(lambda: self.pg.stderr_text().count("directory reloaded") > reloads)
             mark = self.log_mark()
             for _ in range(10):
                 self.imaps(BOB).logout()
@@ -118,16 +121,17 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             self.assertEqual(len(lines), 10, lines)
             self.assertEqual({l["pod"] for l in lines}, {"pod-1"})
         finally:
+            reloads = self.pg.stderr_text().count("directory reloaded")
             with open(self.pg.directory_path, "w") as f:
                 json.dump(self.world.directory(), f)
             self.pg.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            wait_until(lambda: self.pg.stderr_text().count("directory reloaded") > reloads)
 
     def test_tls_sessions_resume_across_workers(self):
         before = self.admin.metrics()
         saved = None
         resumed = 0
-        for _ in range(8):
+        for _ in range(16):
             sock = podlib.client_tls_context().wrap_socket(
                 podlib.connect(self.pg.port("imap", "implicit")), server_hostname="localhost",
                 session=saved)
@@ -142,9 +146,21 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         after = self.admin.metrics()
         per_worker = [self.delta(before, after, series("podgate_worker_connections_total",
                                                        worker=str(w))) for w in (0, 1)]
-        # the first handshake is full, every later one resumes, whichever
-        # worker accepted it
-        self.assertEqual(resumed, 7, per_worker)
+        # the first handshake is full, every later one resumes, on both
+        # workers (all 16 on one: once in 30,000 runs)
+        self.assertEqual(resumed, 15, per_worker)
+        self.assertGreater(min(per_worker), 0, per_worker)
+
+    def test_a_second_podgate_on_the_same_ports_is_refused(self):
+        # SO_REUSEPORT would let it share the ports with the running one
+        r = subprocess.run([self.pg.binary, "--config", self.pg.config_path],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"another podgate still running", r.stderr)
+        self.assertIn(self.pg.listener_addr("imap", "implicit").encode(), r.stderr)
+        # the running one still serves
+        self.imaps(ALICE).logout()
 
     # ------------------------------------------------------------------ metrics
 
@@ -177,14 +193,16 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertEqual(logins("pop3", "ok"), 1)
         self.assertEqual(self.delta(before, after, series(
             "podgate_directory_lookup_seconds_count", source="file")), 5)
-        # buckets are cumulative and end at the count
-        total_inf = series("podgate_login_phase_seconds_bucket", protocol="imap", phase="total",
-                           le="+Inf")
-        self.assertEqual(after[total_inf], after[series(
+        # buckets are cumulative, in order of their bounds, and end at the count
+        prefix = 'podgate_login_phase_seconds_bucket{protocol="imap",phase="total",le="'
+        buckets = sorted((float(key[len(prefix):-2]), value) for key, value in after.items()
+                         if key.startswith(prefix))
+        self.assertEqual(buckets[-1][0], float("inf"))
+        counts = [value for _, value in buckets]
+        self.assertEqual(counts, sorted(counts), buckets)
+        self.assertEqual(counts[-1], after[series(
             "podgate_login_phase_seconds_count", protocol="imap", phase="total")])
-        fast = series("podgate_login_phase_seconds_bucket", protocol="imap", phase="total",
-                      le="10")
-        self.assertLessEqual(after[fast], after[total_inf])
+        self.assertLess(counts[0], counts[-1], "a 100 us login through a pod is not real")
         # relayed bytes: exactly what the access log says the logged-in sessions moved
         lines = [l for l in self.pg.access_log_lines()[mark:] if l["result"] == "ok"]
         for protocol in ("imap", "pop3"):

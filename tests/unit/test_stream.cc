@@ -3,6 +3,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/stream.h"
 #include "core/tls_context.h"
@@ -184,6 +186,7 @@ TEST_CASE("Writes held in a batch arrive whole and in order, also across STARTTL
   core::Stream client(&loop, client_events);
   core::Stream accepted(&loop, server_events);
   std::string client_got, server_got;
+  std::vector<std::string> client_reads;
 
   server.on_accept = [&](uv_stream_t* listening) {
     REQUIRE(accepted.accept_from(listening) == 0);
@@ -210,6 +213,7 @@ TEST_CASE("Writes held in a batch arrive whole and in order, also across STARTTL
   };
   client_events.connected = [&](core::Stream& stream) { stream.start_reading(); };
   client_events.data = [&](core::Stream& stream, std::string_view bytes) {
+    client_reads.emplace_back(bytes);
     client_got.append(bytes);
     if (client_got == "* OK greeting\r\n") {
       stream.write("a STARTTLS\r\n");
@@ -231,6 +235,10 @@ TEST_CASE("Writes held in a batch arrive whole and in order, also across STARTTL
   uv_run(&loop, UV_RUN_DEFAULT);
 
   CHECK(client_got == "last words\r\n");
+  // each answer written in pieces within a batch left as one send
+  REQUIRE(client_reads.size() >= 2);
+  CHECK(client_reads.front() == "* OK greeting\r\n");
+  CHECK(client_reads.back() == "last words\r\n");
   CHECK(client_events.ended);
   client.close();
   uv_run(&loop, UV_RUN_DEFAULT);
