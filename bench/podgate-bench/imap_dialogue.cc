@@ -1,21 +1,14 @@
 #include "bench/podgate-bench/imap_dialogue.h"
 
 #include "bench/podgate-bench/text.h"
+#include "proxy/protocol/imap/imap_text.h"
 #include "proxy/protocol/sasl/sasl.h"
 
 namespace podgate::bench {
 
-namespace {
+using imap::quote;
 
-std::string quote(std::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
+namespace {
 
 bool is_word(std::string_view text, std::string_view word) {
   return text.size() == word.size() && istarts_with(text, word);

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include "backend-directory/directory.h"
+
 namespace podgate::bench {
 
-enum class Protocol { Imap, Pop3, Smtp };
+// imap, pop3, smtp: the same names as podgate's (directory::to_string).
+using Protocol = directory::Protocol;
 enum class TlsMode { Implicit, StartTls, None };
 // login: IMAP LOGIN, POP3 USER/PASS, SMTP AUTH LOGIN; plain: SASL PLAIN everywhere.
 enum class AuthMechanism { Login, Plain };
@@ -15,7 +18,6 @@ enum class AuthMechanism { Login, Plain };
 // FETCH 1 BODY.PEEK[]. Idle: IMAP IDLE, only for --hold.
 enum class CommandKind { Default, Fetch, None, Idle };
 
-const char* to_string(Protocol protocol);
 const char* to_string(TlsMode tls);
 
 struct Options {

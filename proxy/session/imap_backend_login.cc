@@ -4,51 +4,14 @@
 #include <sstream>
 #include <utility>
 
+#include "proxy/protocol/imap/imap_text.h"
 #include "proxy/protocol/sasl/sasl.h"
 
 namespace podgate::proxy {
 
-namespace imap_text {
-
-namespace {
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), text.begin(),
-                    [](char a, char b) { return std::toupper(a) == std::toupper(b); });
-}
-}  // namespace
-
-std::string capability_from(std::string_view line) {
-  if (starts_with_nocase(line, "* CAPABILITY ")) return std::string(line.substr(13));
-  std::size_t open = line.find('[');
-  if (open == std::string_view::npos || !starts_with_nocase(line.substr(open), "[CAPABILITY ")) {
-    return "";
-  }
-  std::size_t start = open + 12;
-  std::size_t close = line.find(']', start);
-  if (close == std::string_view::npos) return "";
-  return std::string(line.substr(start, close - start));
-}
-
-bool quotable(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-std::string quote(std::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') quoted += '\\';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
-
-}  // namespace imap_text
-
 namespace {
 
-using imap_text::capability_from;
+using imap::capability_from;
 
 bool has_token(const std::string& capabilities, std::string_view token) {
   std::istringstream words(capabilities);
@@ -202,19 +165,19 @@ ImapBackendLogin::Verdict ImapBackendLogin::on_greeting(std::string_view line) {
 
 void ImapBackendLogin::send_login() {
   if (has_token(capabilities_, "ID")) {
-    output_ += std::string(kIdTag) + " ID (\"x-originating-ip\" " + imap_text::quote(client_.ip) +
+    output_ += std::string(kIdTag) + " ID (\"x-originating-ip\" " + imap::quote(client_.ip) +
                " \"x-originating-port\" \"" + std::to_string(client_.port) +
-               "\" \"x-connected-ip\" " + imap_text::quote(client_.local_ip) +
+               "\" \"x-connected-ip\" " + imap::quote(client_.local_ip) +
                " \"x-connected-port\" \"" + std::to_string(client_.local_port) +
-               "\" \"x-session-id\" " + imap_text::quote(client_.session) + ")\r\n";
+               "\" \"x-session-id\" " + imap::quote(client_.session) + ")\r\n";
   }
   if (has_token(capabilities_, "AUTH=PLAIN") && has_token(capabilities_, "SASL-IR")) {
     // One line whatever the password holds: no quoting, no literals.
     output_ += std::string(kLoginTag) + " AUTHENTICATE PLAIN " +
                sasl::base64_encode(sasl::make_plain(user_, password_)) + "\r\n";
-  } else if (imap_text::quotable(user_) && imap_text::quotable(password_)) {
-    output_ += std::string(kLoginTag) + " LOGIN " + imap_text::quote(user_) + " " +
-               imap_text::quote(password_) + "\r\n";
+  } else if (imap::quotable(user_) && imap::quotable(password_)) {
+    output_ += std::string(kLoginTag) + " LOGIN " + imap::quote(user_) + " " +
+               imap::quote(password_) + "\r\n";
   } else {
     // Credentials with CR/LF cannot be sent with LOGIN; no pod could accept them.
     step_ = Step::Done;

@@ -53,14 +53,4 @@ class ImapBackendLogin final : public BackendLogin {
   std::string problem_;
 };
 
-// Helpers shared with the client side of the session.
-namespace imap_text {
-// `[CAPABILITY a b]` response code or `* CAPABILITY a b` data, else empty.
-std::string capability_from(std::string_view line);
-// Whether the text fits in an IMAP quoted string (no CR, LF or NUL).
-bool quotable(std::string_view text);
-// The text as an IMAP quoted string; only for quotable() text.
-std::string quote(std::string_view text);
-}  // namespace imap_text
-
 }  // namespace podgate::proxy
