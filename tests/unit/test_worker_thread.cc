@@ -2,7 +2,14 @@
 // order; stop() ends the loop; nothing waits for ever on a stopped worker.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "proxy/login_metrics.h"
@@ -32,9 +39,10 @@ struct WorkerFixture {
     shared.shared_directory = &directory;
   }
 
-  void listen_on_any_port() {
+  void listen_on_any_port() { listen_on("127.0.0.1:0"); }
+  void listen_on(const std::string& address) {
     podgate::proxy::ListenerConfig listener;
-    listener.listen = "127.0.0.1:0";
+    listener.listen = address;
     listener.address = *podgate::core::parse_socket_address(listener.listen);
     config.listeners.push_back(listener);
   }
@@ -90,11 +98,29 @@ TEST_CASE("Tasks queued before stop() still run, so visit() never hangs", "[work
   CHECK(runs == 10);
 }
 
+// A port nobody listens on now: bound to port 0 by the kernel, then let go.
+std::string unused_loopback_address() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
+
 TEST_CASE("A worker that never started closes its listeners when it goes", "[worker]") {
   WorkerFixture fixture;
-  fixture.listen_on_any_port();
+  fixture.listen_on(unused_loopback_address());
+  const auto& listener = fixture.config.listeners.front();
+  REQUIRE(podgate::proxy::Listener::check_address_free(listener).empty());
   auto worker = std::make_unique<WorkerThread>(0, fixture.shared);
   REQUIRE(worker->open_listeners().empty());
-  worker.reset();  // must not hang or leave the loop busy (an error in the log)
-  SUCCEED();
+  // listening now: another podgate would be refused
+  CHECK_THAT(podgate::proxy::Listener::check_address_free(listener),
+             Catch::Contains("another podgate still running"));
+  worker.reset();  // must not hang
+  CHECK(podgate::proxy::Listener::check_address_free(listener).empty());
 }
