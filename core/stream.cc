@@ -201,14 +201,23 @@ void Stream::on_write(uv_write_t* raw, int status) {
 }
 
 void Stream::end(StreamEnd why) {
-  if (ended_) return;
+  if (ended_) {
+    // The peer's FIN ended reading, but what we still send may fail (it
+    // reset meanwhile): the owner hears of that too, once, or it would
+    // wait for bytes that can never leave.
+    if (why != StreamEnd::WriteFailed || !write_failure_pending_) return;
+    write_failure_pending_ = false;
+    handler_.on_stream_end(*this, why);
+    return;
+  }
   ended_ = true;
+  write_failure_pending_ = why == StreamEnd::PeerClosed;
   stop_reading();
   handler_.on_stream_end(*this, why);
 }
 
 void Stream::fail_soon(StreamEnd why) {
-  if (ended_ || pending_end_) return;
+  if ((ended_ && !write_failure_pending_) || pending_end_) return;
   pending_end_ = why;
   close();
 }
@@ -267,6 +276,9 @@ void Stream::on_close(uv_handle_t* handle) {
   if (self->pending_end_ && !self->ended_) {
     self->ended_ = true;
     self->handler_.on_stream_end(*self, *self->pending_end_);
+  } else if (self->pending_end_ == StreamEnd::WriteFailed && self->write_failure_pending_) {
+    self->write_failure_pending_ = false;
+    self->handler_.on_stream_end(*self, StreamEnd::WriteFailed);
   }
   self->handler_.on_stream_closed(*self);  // may delete self
 }

@@ -158,6 +158,9 @@ class Stream {
   std::uint64_t bytes_written_ = 0;
   bool reading_ = false;
   bool ended_ = false;
+  // Reading ended with the peer's FIN, and a write failure since is still
+  // to be told: a half-closed peer that resets while we send to it.
+  bool write_failure_pending_ = false;
   bool closing_ = false;
   bool drain_wanted_ = false;
   bool write_shut_ = false;

@@ -51,6 +51,7 @@ std::string to_json_line(const SessionRecord& record) {
       {"backend_tls", record.backend_tls},
       {"result", record.result},
       {"close_reason", record.close_reason},
+      {"lockout", optional_text(record.lockout)},
       {"bytes_from_client", record.bytes_from_client},
       {"bytes_to_client", record.bytes_to_client},
       {"phases_ms",

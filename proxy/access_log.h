@@ -33,6 +33,10 @@ struct SessionRecord {
   std::string backend_tls = "none";  // TLS version on the pod link
   std::string result = "no_login";   // ok, auth_failed, disabled, unavailable, no_login
   std::string close_reason;
+  // The lockout that refused the last login without asking a pod ("" for
+  // none): address, user, user_address or password. The client saw an
+  // ordinary failure.
+  std::string lockout;
   std::uint64_t bytes_from_client = 0;
   std::uint64_t bytes_to_client = 0;
   LoginPhases phases;

@@ -117,6 +117,31 @@ DirectoryConfig read_directory(const json& section, const std::filesystem::path&
   return directory;
 }
 
+ProtectionConfig read_protection(const json& section) {
+  only_keys(section, "protection",
+            {"enabled", "window_seconds", "tarpit_after_failures", "tarpit_step_ms",
+             "tarpit_max_ms", "address_failures", "user_failures", "user_address_failures",
+             "password_spray_users", "lockout_seconds", "known_good_seconds", "table_entries"});
+  ProtectionConfig protection;
+  if (auto enabled = section.find("enabled"); enabled != section.end()) {
+    if (!enabled->is_boolean()) throw ConfigError("protection: \"enabled\" must be true or false");
+    protection.enabled = enabled->get<bool>();
+  }
+  const std::string where = "protection";
+  read_number(section, "window_seconds", where, protection.window_seconds);
+  read_number(section, "tarpit_after_failures", where, protection.tarpit_after_failures);
+  read_number(section, "tarpit_step_ms", where, protection.tarpit_step_ms, /*minimum=*/0);
+  read_number(section, "tarpit_max_ms", where, protection.tarpit_max_ms, /*minimum=*/0);
+  read_number(section, "address_failures", where, protection.address_failures);
+  read_number(section, "user_failures", where, protection.user_failures);
+  read_number(section, "user_address_failures", where, protection.user_address_failures);
+  read_number(section, "password_spray_users", where, protection.password_spray_users);
+  read_number(section, "lockout_seconds", where, protection.lockout_seconds);
+  read_number(section, "known_good_seconds", where, protection.known_good_seconds, /*minimum=*/0);
+  read_number(section, "table_entries", where, protection.table_entries, /*minimum=*/100);
+  return protection;
+}
+
 }  // namespace
 
 Config load_config(const std::string& path) {
@@ -127,9 +152,9 @@ Config load_config(const std::string& path) {
   std::filesystem::path base = std::filesystem::path(path).parent_path();
 
   Config config;
-  only_keys(
-      document, "config",
-      {"listeners", "tls", "directory", "admin", "timeouts", "limits", "access_log", "workers"});
+  only_keys(document, "config",
+            {"listeners", "tls", "directory", "admin", "timeouts", "limits", "protection",
+             "access_log", "workers"});
   read_number(document, "workers", "config", config.workers, /*minimum=*/0);
   if (config.workers > kMaxWorkers) {
     throw ConfigError("config: \"workers\" must be at most " + std::to_string(kMaxWorkers));
@@ -181,7 +206,7 @@ Config load_config(const std::string& path) {
   const json& timeouts = section("timeouts", empty);
   only_keys(timeouts, "timeouts",
             {"preauth_seconds", "idle_seconds", "backend_connect_seconds", "backend_auth_seconds",
-             "auth_failure_delay_ms"});
+             "auth_failure_delay_ms", "drain_seconds"});
   read_number(timeouts, "preauth_seconds", "timeouts", config.timeouts.preauth_seconds);
   read_number(timeouts, "idle_seconds", "timeouts", config.timeouts.idle_seconds);
   read_number(timeouts, "backend_connect_seconds", "timeouts",
@@ -189,14 +214,23 @@ Config load_config(const std::string& path) {
   read_number(timeouts, "backend_auth_seconds", "timeouts", config.timeouts.backend_auth_seconds);
   read_number(timeouts, "auth_failure_delay_ms", "timeouts", config.timeouts.auth_failure_delay_ms,
               /*minimum=*/0);
+  read_number(timeouts, "drain_seconds", "timeouts", config.timeouts.drain_seconds,
+              /*minimum=*/0);
 
   const json& limits = section("limits", empty);
-  only_keys(limits, "limits", {"max_command_bytes", "max_invalid_commands"});
+  only_keys(limits, "limits",
+            {"max_command_bytes", "max_invalid_commands", "max_connections",
+             "max_connections_per_address", "max_auth_attempts"});
   read_number(limits, "max_command_bytes", "limits", config.limits.max_command_bytes);
   read_number(limits, "max_invalid_commands", "limits", config.limits.max_invalid_commands);
+  read_number(limits, "max_connections", "limits", config.limits.max_connections);
+  read_number(limits, "max_connections_per_address", "limits",
+              config.limits.max_connections_per_address, /*minimum=*/0);
+  read_number(limits, "max_auth_attempts", "limits", config.limits.max_auth_attempts);
   if (config.limits.max_command_bytes < 512) {
     throw ConfigError("limits: \"max_command_bytes\" must be at least 512");
   }
+  config.protection = read_protection(section("protection", empty));
   return config;
 }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proxy/protection/connection_limits.h"
 #include "proxy/session/imap_session.h"
 #include "proxy/session/pop3_session.h"
 #include "proxy/session/smtp_session.h"
@@ -73,7 +74,13 @@ std::string Listener::start() {
 
 void Listener::close() {
   auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
-  if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  if (uv_is_closing(handle)) return;
+  // libuv closes the connection it held for us along with the handle.
+  if (paused_) {
+    paused_ = false;
+    worker_.connection_limits->budget.listener_resumed();
+  }
+  uv_close(handle, nullptr);
 }
 
 void Listener::on_connection(uv_stream_t* server, int status) {
@@ -82,16 +89,47 @@ void Listener::on_connection(uv_stream_t* server, int status) {
     spdlog::warn("accept on {} failed: {}", self->config_.listen, uv_strerror(status));
     return;
   }
-  self->worker_.connections_accepted->add();
-  switch (self->config_.protocol) {
+  if (!self->take_place()) {
+    self->paused_ = true;
+    self->worker_.connection_limits->budget.listener_paused();
+    return;
+  }
+  self->accept_session();
+}
+
+bool Listener::take_place() {
+  if (!worker_.connection_limits) return true;
+  ConnectionBudget& budget = worker_.connection_limits->budget;
+  if (budget.try_acquire()) return true;
+  // Full: ask to be woken when a place frees up, then look once more, as a
+  // place freed between the failed try and the request would wake nobody.
+  budget.wake_on_release(worker_.budget_waiter);
+  return budget.try_acquire();
+}
+
+void Listener::resume_if_paused() {
+  auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
+  if (!paused_ || uv_is_closing(handle) || !take_place()) return;
+  paused_ = false;
+  worker_.connection_limits->budget.listener_resumed();
+  // Accepting the held connection makes libuv poll the socket again.
+  accept_session();
+}
+
+// The session owns the place taken in take_place() and gives it back when
+// it is freed.
+void Listener::accept_session() {
+  auto* server = reinterpret_cast<uv_stream_t*>(&tcp_);
+  worker_.connections_accepted->add();
+  switch (config_.protocol) {
     case directory::Protocol::Imap:
-      ImapSession::accept(self->worker_, server, self->config_);
+      ImapSession::accept(worker_, server, config_);
       break;
     case directory::Protocol::Pop3:
-      Pop3Session::accept(self->worker_, server, self->config_);
+      Pop3Session::accept(worker_, server, config_);
       break;
     case directory::Protocol::Smtp:
-      SmtpSession::accept(self->worker_, server, self->config_);
+      SmtpSession::accept(worker_, server, config_);
       break;
   }
 }

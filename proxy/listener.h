@@ -26,13 +26,23 @@ class Listener {
   // Stops accepting. The handle is closed by the loop; the listener must
   // outlive the loop run.
   void close();
+  // Paused at limits.max_connections: accepts the waiting connection if a
+  // place is free now (else stays paused and asks to be woken again).
+  void resume_if_paused();
 
  private:
   static void on_connection(uv_stream_t* server, int status);
+  // Takes a place under limits.max_connections; false at the cap.
+  bool take_place();
+  void accept_session();
 
   Worker& worker_;
   const ListenerConfig& config_;
   uv_tcp_t tcp_;
+  // At the cap the connection callback returns without uv_accept: libuv then
+  // holds that one connection and stops polling the socket (the rest wait
+  // in the kernel's backlog) until uv_accept is called.
+  bool paused_ = false;
 };
 
 }  // namespace podgate::proxy

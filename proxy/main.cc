@@ -1,7 +1,8 @@
 // podgate: the authenticating front door. Loads the configuration, the
 // directory and the certificate, starts one worker thread per core (each with
-// its own loop and listeners) and runs the control loop until SIGTERM/SIGINT.
-// SIGHUP reloads the directory file (embedded directory).
+// its own loop and listeners) and runs the control loop until SIGTERM/SIGINT
+// and the drain of logged-in sessions are over. SIGHUP reloads the
+// configuration, the certificate and the directory file (embedded directory).
 #include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,15 +23,20 @@
 #include "core/http/http_server.h"
 #include "core/metrics.h"
 #include "core/process_signals.h"
+#include "core/timer.h"
 #include "core/tls_context.h"
 #include "proxy/access_log.h"
 #include "proxy/admin_api.h"
 #include "proxy/config.h"
+#include "proxy/config_reload.h"
 #include "proxy/directory/auth_http_directory.h"
 #include "proxy/directory/embedded_directory.h"
 #include "proxy/directory/http_directory.h"
+#include "proxy/graceful_stop.h"
 #include "proxy/listener.h"
 #include "proxy/login_metrics.h"
+#include "proxy/protection/connection_limits.h"
+#include "proxy/protection/login_protection.h"
 #include "proxy/smtp_extension_probe.h"
 #include "proxy/worker.h"
 #include "proxy/worker_thread.h"
@@ -42,11 +48,26 @@ using namespace podgate;
 // The control thread runs signals, the admin API and the SMTP probe on its
 // own loop; sessions live on the worker threads.
 struct Runtime {
-  proxy::Config config;
+  std::string config_path;
+  proxy::Config config;  // as loaded at start: the listeners were opened with it
+  // Configurations applied by SIGHUP, newest last. Kept for the life of the
+  // process (reloads are rare), so nothing that points into one can dangle.
+  std::vector<std::unique_ptr<proxy::Config>> reloaded_configs;
+  // The TLS contexts new sessions get; an open session's SSL object holds a
+  // reference to the context it was made from.
+  core::SslCtxPtr server_tls;
+  core::SslCtxPtr backend_tls;
   uv_loop_t* loop = nullptr;
   core::metrics::Registry metrics;
   proxy::LoginMetrics login_metrics{metrics};
+  proxy::LoginProtection protection{metrics};  // shared by the workers
+  // Shared by the workers, so made before them (from the first config).
+  std::unique_ptr<proxy::ConnectionLimits> connection_limits;
+  // Ends lockouts whose time is up, once a second (each end is logged).
+  std::unique_ptr<core::Timer> protection_sweep;
   std::unique_ptr<proxy::EmbeddedDirectory> file_directory;  // shared by the workers
+  // Before the workers: their threads tell it when they end.
+  std::unique_ptr<proxy::GracefulStop> graceful_stop;
   std::vector<std::unique_ptr<proxy::WorkerThread>> workers;
   std::unique_ptr<proxy::AdminApi> admin_api;
   std::unique_ptr<core::http::Server> admin_server;
@@ -57,15 +78,33 @@ struct Runtime {
   void each_worker(const std::function<void(proxy::Worker&)>& visit) {
     for (auto& worker : workers) worker->visit(visit);
   }
+
+  const proxy::Config& current_config() const {
+    return reloaded_configs.empty() ? config : *reloaded_configs.back();
+  }
 };
 
+// SIGTERM/SIGINT. The first stops accepting and lets logged-in sessions
+// finish within the drain window (the admin API keeps answering meanwhile);
+// a second one closes everything at once.
 void stop(Runtime& runtime) {
-  if (runtime.stopping) return;
+  if (runtime.stopping) {
+    runtime.graceful_stop->hurry();
+    return;
+  }
   runtime.stopping = true;
-  spdlog::info("stopping: closing listeners and sessions");
-  for (auto& worker : runtime.workers) worker->stop();
+  if (runtime.protection_sweep) runtime.protection_sweep->close();
+  runtime.graceful_stop->begin(runtime.current_config().timeouts.drain_seconds);
+}
+
+// Every worker's loop has ended: the control loop may end too.
+void stopped(Runtime& runtime) {
   if (runtime.admin_server) runtime.admin_server->close();
   runtime.signals->close();
+  // Closing the handles restores the default actions, which would kill a
+  // process that is about to exit 0 anyway (an operator's impatient signal).
+  for (int number : {SIGTERM, SIGINT, SIGHUP}) std::signal(number, SIG_IGN);
+  runtime.graceful_stop->close();
 }
 
 // Asks the pods' SMTP servers what they offer; podgate's EHLO answer
@@ -113,6 +152,54 @@ void reload_directory(Runtime& runtime) {
   learn_smtp_extensions(runtime);
 }
 
+// A new configuration, certificate and pod CA for what starts from now on.
+// Anything unusable leaves everything as it was; open sessions keep theirs.
+void reload_configuration(Runtime& runtime) {
+  auto loaded = std::make_unique<proxy::Config>();
+  core::SslCtxPtr server_tls;
+  core::SslCtxPtr backend_tls;
+  try {
+    *loaded = proxy::load_config(runtime.config_path);
+    server_tls = core::make_server_context(loaded->certificate, loaded->private_key);
+    backend_tls = core::make_client_context(loaded->backend_ca);
+  } catch (const std::exception& error) {
+    spdlog::error("reload failed, still running on the previous configuration and certificate: {}",
+                  error.what());
+    return;
+  }
+  for (const std::string& setting :
+       proxy::keep_restart_only_settings(runtime.current_config(), *loaded)) {
+    spdlog::warn("reload: {} changed in {}; that takes a restart, the running value stays", setting,
+                 runtime.config_path);
+  }
+  const proxy::Config* config = loaded.get();
+  runtime.reloaded_configs.push_back(std::move(loaded));
+  // visit(), not post(): once it returns, no worker makes a TLS session
+  // from the old contexts any more, so they can go (sessions already open
+  // hold their own references).
+  for (auto& worker : runtime.workers) {
+    worker->visit([&](proxy::Worker& w) {
+      w.config = config;
+      w.server_tls = server_tls.get();
+      w.backend_tls = backend_tls.get();
+      w.backend_tls_verifies = !config->backend_ca.empty();
+    });
+  }
+  runtime.server_tls = std::move(server_tls);
+  runtime.backend_tls = std::move(backend_tls);
+  spdlog::info("reloaded configuration and certificate from {}", runtime.config_path);
+}
+
+// SIGHUP.
+void reload(Runtime& runtime) {
+  if (runtime.stopping) {
+    spdlog::warn("reload ignored: podgate is stopping");
+    return;
+  }
+  reload_configuration(runtime);
+  reload_directory(runtime);
+}
+
 // The remote directory clients, one per worker loop; they share one cache.
 std::function<std::unique_ptr<proxy::DirectoryClient>(uv_loop_t*)> remote_directory_maker(
     const proxy::DirectoryConfig& config, core::metrics::Registry& metrics) {
@@ -150,6 +237,20 @@ void raise_open_file_limit() {
   }
 }
 
+// Past the open-file limit, accept() fails and libuv drops the connection;
+// limits.max_connections pauses accepting cleanly instead, but only if the
+// limit leaves room for it (two sockets a session, plus some to spare).
+void check_open_file_limit(const proxy::Limits& limits) {
+  rlimit limit{};
+  rlim_t needed = rlim_t{limits.max_connections} * 2 + 256;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < needed) {
+    spdlog::warn(
+        "the open file limit ({}) is below what limits.max_connections {} needs ({}); "
+        "raise LimitNOFILE or lower limits.max_connections",
+        limit.rlim_cur, limits.max_connections, needed);
+  }
+}
+
 // One worker per core this process may run on (its CPU affinity, which
 // container cpusets narrow), at most proxy::kMaxWorkers.
 unsigned worker_count(const proxy::Config& config) {
@@ -171,11 +272,16 @@ std::string open_workers(Runtime& runtime, SSL_CTX* server_tls, SSL_CTX* backend
   shared.backend_tls_verifies = !runtime.config.backend_ca.empty();
   shared.metrics = &runtime.metrics;
   shared.login_metrics = &runtime.login_metrics;
+  shared.protection = &runtime.protection;
+  runtime.connection_limits =
+      std::make_unique<proxy::ConnectionLimits>(runtime.config.limits, runtime.metrics);
+  shared.connection_limits = runtime.connection_limits.get();
   shared.access_log = &access_log;
   shared.shared_directory = runtime.file_directory.get();
   if (!runtime.file_directory) {
     shared.make_directory = remote_directory_maker(runtime.config.directory, runtime.metrics);
   }
+  shared.loop_ended = [stop = runtime.graceful_stop.get()] { stop->worker_loop_ended(); };
   for (const auto& listener : runtime.config.listeners) {
     if (std::string problem = proxy::Listener::check_address_free(listener); !problem.empty()) {
       return problem;
@@ -188,6 +294,18 @@ std::string open_workers(Runtime& runtime, SSL_CTX* server_tls, SSL_CTX* backend
     }
   }
   return "";
+}
+
+void start_protection_sweep(Runtime& runtime) {
+  constexpr std::uint64_t kSweepMs = 1000;
+  runtime.protection_sweep = std::make_unique<core::Timer>(
+      runtime.loop,
+      [&runtime] {
+        runtime.protection.sweep();
+        runtime.protection_sweep->start(kSweepMs);
+      },
+      [] {});
+  runtime.protection_sweep->start(kSweepMs);
 }
 
 std::string open_admin_api(Runtime& runtime) {
@@ -216,8 +334,9 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("podgate"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   Runtime runtime;
-  core::SslCtxPtr server_tls;
-  core::SslCtxPtr backend_tls;
+  runtime.config_path = config_path;
+  core::SslCtxPtr& server_tls = runtime.server_tls;
+  core::SslCtxPtr& backend_tls = runtime.backend_tls;
   std::unique_ptr<proxy::AccessLog> access_log;
   try {
     runtime.config = proxy::load_config(config_path);
@@ -246,7 +365,10 @@ int main(int argc, char** argv) {
 
   std::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit();
+  check_open_file_limit(runtime.config.limits);
   runtime.loop = uv_default_loop();
+  runtime.graceful_stop = std::make_unique<proxy::GracefulStop>(runtime.loop, runtime.workers,
+                                                                [&runtime] { stopped(runtime); });
   if (std::string problem = open_workers(runtime, server_tls.get(), backend_tls.get(), *access_log);
       !problem.empty()) {
     spdlog::error("{}", problem);
@@ -258,7 +380,7 @@ int main(int argc, char** argv) {
                  listener_config.tls == proxy::ListenerTls::Implicit ? "implicit TLS" : "STARTTLS");
   }
   runtime.signals = std::make_unique<core::ProcessSignals>(
-      runtime.loop, [&runtime] { stop(runtime); }, [&runtime] { reload_directory(runtime); });
+      runtime.loop, [&runtime] { stop(runtime); }, [&runtime] { reload(runtime); });
   if (!runtime.config.admin_listen.empty()) {
     if (std::string problem = open_admin_api(runtime); !problem.empty()) {
       spdlog::error("admin API: {}", problem);
@@ -270,6 +392,7 @@ int main(int argc, char** argv) {
   learn_smtp_extensions(runtime);
   spdlog::info("podgate ready; directory: {}; {} worker threads",
                describe(runtime.config.directory), runtime.workers.size());
+  start_protection_sweep(runtime);
   uv_run(runtime.loop, UV_RUN_DEFAULT);
   for (auto& worker : runtime.workers) worker->join();
   uv_loop_close(runtime.loop);

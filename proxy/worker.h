@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +41,10 @@ class LiveSession {
   virtual ~LiveSession() = default;
   // The server is stopping: say goodbye in the session's protocol and close.
   virtual void shut_down() = 0;
+  // The server is stopping but gives logged-in sessions time to end by
+  // themselves: a session still logging in shuts down, a logged-in one goes
+  // on. A session that cannot tell shuts down.
+  virtual void drain() { shut_down(); }
   // An administrator closes the session: a polite goodbye, then close.
   virtual void kick() = 0;
   virtual SessionSummary summary() const = 0;
@@ -49,6 +54,8 @@ class LiveSession {
 
 class DirectoryClient;
 class LoginMetrics;
+class LoginProtection;
+struct ConnectionLimits;
 
 struct Worker {
   unsigned index = 0;  // 0..workers-1, for metrics
@@ -60,6 +67,12 @@ struct Worker {
   DirectoryClient* directory = nullptr;
   core::metrics::Registry* metrics = nullptr;
   LoginMetrics* login_metrics = nullptr;
+  LoginProtection* protection = nullptr;  // shared by all workers
+  // limits.max_connections and max_connections_per_address, shared by all
+  // workers; null: no such limits (unit tests).
+  ConnectionLimits* connection_limits = nullptr;
+  // This worker's number with connection_limits->budget (add_waiter).
+  std::size_t budget_waiter = 0;
   core::metrics::Counter* connections_accepted = nullptr;  // this worker's
   AccessLog* access_log = nullptr;
   std::unordered_set<LiveSession*> sessions;

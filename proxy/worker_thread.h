@@ -9,6 +9,8 @@
 
 #include <uv.h>
 
+#include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,11 +35,16 @@ class WorkerThread {
     bool backend_tls_verifies = false;
     core::metrics::Registry* metrics = nullptr;
     LoginMetrics* login_metrics = nullptr;
+    LoginProtection* protection = nullptr;
+    ConnectionLimits* connection_limits = nullptr;  // null: none
     AccessLog* access_log = nullptr;
     // The embedded directory serves every worker; otherwise each worker
     // makes its own client on its own loop.
     DirectoryClient* shared_directory = nullptr;
     std::function<std::unique_ptr<DirectoryClient>(uv_loop_t*)> make_directory;
+    // Called on the worker's own thread once its loop has ended, so it must
+    // be thread-safe (e.g. a uv_async_send to the control loop).
+    std::function<void()> loop_ended;
   };
   using Task = std::function<void(Worker&)>;
 
@@ -56,18 +63,38 @@ class WorkerThread {
   // Runs `task` on the worker's thread and waits until it has run (or the
   // worker stopped before it could).
   void visit(const Task& task);
+  // Stops accepting and says goodbye to the sessions that have not logged
+  // in; logged-in sessions go on until they end by themselves (or stop()).
+  // The loop ends once the last session is gone; tasks still run until
+  // then. Waits until the worker has done so and returns the number of
+  // logged-in sessions left to finish.
+  std::size_t drain();
   // Stops accepting, says goodbye to every session and lets the loop end.
   void stop();
   // Waits for the loop to end.
   void join();
+  // The loop has ended (the thread is about to return); any thread.
+  bool ended() const { return ended_; }
 
  private:
   static void on_wake(uv_async_t* handle);
+  static void on_drain_check(uv_prepare_t* handle);
   void run_tasks();
+  void stop_accepting();
+  // A place under limits.max_connections may have freed up.
+  void resume_listeners();
+  std::size_t drain_on_loop();
   void stop_on_loop();
+  // Last step of both ways to stop: no more tasks, the loop may end.
+  void finish_on_loop();
 
   uv_loop_t loop_;
   uv_async_t wake_;
+  // While draining: before each wait for I/O, has the last session gone?
+  uv_prepare_t drain_check_;
+  bool finished_ = false;
+  std::function<void()> loop_ended_;
+  std::atomic<bool> ended_{false};
   Worker worker_;
   std::unique_ptr<DirectoryClient> own_directory_;
   std::vector<std::unique_ptr<Listener>> listeners_;

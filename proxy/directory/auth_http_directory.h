@@ -21,14 +21,15 @@
 #include "core/http/http_client.h"
 #include "core/metrics.h"
 #include "proxy/config.h"
+#include "proxy/directory/directory_answers.h"
 #include "proxy/directory/directory_client.h"
 #include "proxy/directory/directory_http_options.h"
 
 namespace podgate::proxy {
 
-// The answer's headers as a lookup result; pure, for tests.
-LookupResult interpret_auth_http_answer(const core::http::Response& response,
-                                        directory::Protocol protocol);
+// interpret_auth_http_answer(), what the answer's headers mean, is in
+// directory_answers.h.
+
 // nginx escapes only '%', space and bytes outside printable ASCII in
 // Auth-User/Auth-Pass, so services that do not decode still see "a@b".
 std::string auth_http_escape(std::string_view text);

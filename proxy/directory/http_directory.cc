@@ -2,10 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
-#include "backend-directory/lookup_answer.h"
 #include "core/timer.h"
+#include "proxy/directory/directory_answers.h"
 
 namespace podgate::proxy {
 
@@ -126,17 +124,6 @@ std::string HttpDirectory::lookup_target(std::size_t url_index, const InFlight& 
          "&protocol=" + directory::to_string(flight.protocol);
 }
 
-namespace {
-
-// A 404 means "unknown user" only when the directory says so; any other 404
-// (a wrong path in the URL, something else on that port) is a broken URL.
-bool says_unknown_user(const core::http::Response& response) {
-  auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  return body.is_object() && body.value("error", "") == "unknown user";
-}
-
-}  // namespace
-
 void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
                               core::http::ClientResult result) {
   if (closed_) return;
@@ -144,16 +131,19 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
   if (it == in_flight_.end()) return;
   const std::string& url = clients_[url_index]->origin().text;
   InFlight& flight = it->second;
-  std::string problem;
-  if (!result.ok) {
-    problem = result.error;
-  } else if (result.response.status == 404 && says_unknown_user(result.response)) {
+  DirectoryAnswer answer;
+  if (result.ok) {
+    answer = interpret_directory_answer(result.response);
+  } else {
+    answer.problem = std::move(result.error);  // stays Failed
+  }
+  if (answer.kind == DirectoryAnswer::Kind::UnknownUser) {
     counters_.requests_ok.add();
     preferred_ = url_index;
     if (!flight.forgotten) cache_->store_unknown(key, core::now_ns());
     complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
     return;
-  } else if (result.response.status == 400) {
+  } else if (answer.kind == DirectoryAnswer::Kind::UnusableName) {
     // The directory cannot use this user name (too long, not UTF-8...):
     // asking the next URL would not help, and it is no outage.
     counters_.requests_ok.add();
@@ -161,25 +151,19 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
                  flight.user.size());
     complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
     return;
-  } else if (result.response.status == 200) {
-    try {
-      auto answer = directory::decode_lookup_answer(nlohmann::json::parse(result.response.body));
-      counters_.requests_ok.add();
-      preferred_ = url_index;
-      // "No server available" is not remembered: the next probe may see the
-      // pod back, and the next login should hear of it.
-      if (!flight.forgotten && !answer.route.servers.empty()) {
-        cache_->store_found(key, answer.route, std::uint64_t{answer.ttl_seconds} * kNsPerSecond,
-                            core::now_ns());
-      }
-      complete(key, LookupResult::found(std::move(answer.route), "directory"));
-      return;
-    } catch (const std::exception& error) {
-      problem = std::string("unusable answer: ") + error.what();
+  } else if (answer.kind == DirectoryAnswer::Kind::Found) {
+    counters_.requests_ok.add();
+    preferred_ = url_index;
+    // "No server available" is not remembered: the next probe may see the
+    // pod back, and the next login should hear of it.
+    if (!flight.forgotten && !answer.lookup.route.servers.empty()) {
+      cache_->store_found(key, answer.lookup.route,
+                          std::uint64_t{answer.lookup.ttl_seconds} * kNsPerSecond, core::now_ns());
     }
-  } else {
-    problem = "HTTP status " + std::to_string(result.response.status);
+    complete(key, LookupResult::found(std::move(answer.lookup.route), "directory"));
+    return;
   }
+  const std::string& problem = answer.problem;
 
   counters_.requests_failed.add();
   spdlog::warn("directory {}: lookup failed: {}", url, problem);

@@ -71,6 +71,14 @@ std::string ImapSession::kicked_goodbye() const {
   return "* BYE Session closed by the administrator; please log in again.\r\n";
 }
 
+std::string ImapSession::too_many_connections_goodbye() const {
+  return "* BYE Too many connections from your address.\r\n";
+}
+
+std::string ImapSession::too_many_auth_attempts_goodbye() const {
+  return "* BYE Too many authentication failures.\r\n";
+}
+
 void ImapSession::on_client_input(std::string_view bytes) {
   parser_.feed(bytes);
   if (in_preauth()) process_client_input();

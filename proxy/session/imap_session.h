@@ -36,6 +36,8 @@ class ImapSession final : public Session {
   std::string shutdown_goodbye() const override;
   std::string pod_lost_goodbye() const override;
   std::string kicked_goodbye() const override;
+  std::string too_many_connections_goodbye() const override;
+  std::string too_many_auth_attempts_goodbye() const override;
   void note_client_output(std::string_view bytes) override { client_output_.feed(bytes); }
   bool client_output_at_boundary() const override { return client_output_.at_line_start(); }
 

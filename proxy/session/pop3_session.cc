@@ -61,6 +61,16 @@ std::string Pop3Session::kicked_goodbye() const {
   return "";
 }
 
+// In place of the greeting, which a client reads as a reply (RFC 2449 code).
+std::string Pop3Session::too_many_connections_goodbye() const {
+  return "-ERR [SYS/TEMP] Too many connections from your address.\r\n";
+}
+
+// The -ERR [AUTH] just sent is the last reply; then the connection closes.
+std::string Pop3Session::too_many_auth_attempts_goodbye() const {
+  return "";
+}
+
 void Pop3Session::on_client_input(std::string_view bytes) {
   parser_.feed(bytes);
   if (in_preauth()) process_client_input();

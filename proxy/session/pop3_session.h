@@ -34,6 +34,8 @@ class Pop3Session final : public Session {
   std::string shutdown_goodbye() const override;
   std::string pod_lost_goodbye() const override;
   std::string kicked_goodbye() const override;
+  std::string too_many_connections_goodbye() const override;
+  std::string too_many_auth_attempts_goodbye() const override;
 
   void process_client_input();
   void handle_command(const pop3::Command& command);

@@ -7,6 +7,9 @@
 #include <utility>
 
 #include "proxy/login_metrics.h"
+#include "proxy/protection/address_key.h"
+#include "proxy/protection/connection_limits.h"
+#include "proxy/protection/login_protection.h"
 
 namespace podgate::proxy {
 
@@ -59,6 +62,9 @@ Session::Session(Worker& worker, const ListenerConfig& listener)
 
 Session::~Session() {
   worker_.sessions.erase(this);
+  // The place the listener took for this connection (limits.max_connections)
+  // is free only now that its socket is closed.
+  if (worker_.connection_limits) worker_.connection_limits->budget.release();
 }
 
 double Session::ms_since(std::uint64_t start_ns) const {
@@ -71,6 +77,7 @@ void Session::start(uv_stream_t* server) {
     return;
   }
   record_.client = client_->peer().text();
+  admit_client_address();
   arm_preauth_deadline();
   if (listener_.tls == ListenerTls::Implicit) {
     state_ = State::TlsHandshake;
@@ -85,7 +92,34 @@ void Session::start(uv_stream_t* server) {
   client_->start_reading();
 }
 
+void Session::admit_client_address() {
+  if (!worker_.connection_limits) return;
+  std::string key = address_key(client_->peer());
+  AddressConnectionLimiter& limiter = worker_.connection_limits->per_address;
+  AddressConnectionLimiter::Admission admission = limiter.admit(key);
+  if (admission.admitted) {
+    address_slot_ = std::move(admission.slot);
+    return;
+  }
+  over_address_limit_ = true;
+  worker_.connection_limits->over_address_limit.add();
+  if (admission.first_refusal) {
+    spdlog::warn(
+        "client address {} has {} connections open (limits.max_connections_per_address): "
+        "refusing more until one closes",
+        key, limiter.max_per_address());
+  }
+}
+
 void Session::client_ready() {
+  if (over_address_limit_) {
+    // Answered once the client can read it (after TLS on an implicit-TLS
+    // port), as Postfix does: a client that is just closed retries at once
+    // and its user never learns why.
+    send(too_many_connections_goodbye());
+    finish("too_many_connections");
+    return;
+  }
   state_ = State::PreAuth;
   greet();
   credentials_start_ns_ = core::now_ns();
@@ -234,6 +268,8 @@ void Session::begin_attempt(std::string user) {
   record_.pod.clear();
   record_.backend.clear();
   record_.directory.clear();
+  record_.lockout.clear();
+  guarded_attempt_.reset();
   // A new attempt: the phases of an earlier refused one no longer apply.
   record_.phases.directory.reset();
   record_.phases.backend_connect.reset();
@@ -256,6 +292,7 @@ void Session::start_login(std::string user, std::string password) {
     login_failed(LoginFailure::AuthFailed);
     return;
   }
+  if (!guard_admits(user, password)) return;
 
   state_ = State::DirectoryLookup;
   lookup_start_ns_ = core::now_ns();
@@ -272,6 +309,24 @@ void Session::start_login(std::string user, std::string password) {
         if (alive.expired() || state_ != State::DirectoryLookup) return;
         on_lookup_done(std::move(result), std::move(user), std::move(password));
       });
+}
+
+bool Session::guard_admits(const std::string& user, const std::string& password) {
+  if (!worker_.protection) return true;
+  std::string address = address_key(client_->peer());
+  if (address.empty()) return true;
+  const ProtectionConfig& config = worker_.config->protection;
+  LoginAttempt attempt = worker_.protection->attempt(user, password, address);
+  if (auto lock = worker_.protection->refusal(attempt, config)) {
+    // Answered like a wrong password, as slowly as the worst tarpit: the
+    // attacker learns nothing, and the pod never sees the guess.
+    record_.lockout = to_string(*lock);
+    tarpit_ms_ = config.tarpit_max_ms;
+    login_failed(LoginFailure::AuthFailed);
+    return false;
+  }
+  guarded_attempt_ = std::move(attempt);
+  return true;
 }
 
 void Session::on_lookup_done(LookupResult result, std::string user, std::string password) {
@@ -405,13 +460,21 @@ void Session::login_failed(LoginFailure failure) {
   backend_login_.reset();
   retire_backend();
   pending_failure_ = failure;
+  // Only a verdict on the password counts: the directory or the pod said
+  // no. A pod that is down says nothing about the guess.
+  if (failure == LoginFailure::AuthFailed && guarded_attempt_) {
+    tarpit_ms_ = worker_.protection->failed(*guarded_attempt_, worker_.config->protection);
+  }
+  guarded_attempt_.reset();
   // Every refused login is answered no sooner than auth_failure_delay_ms
   // after the credentials arrived, whether the pod said no, the user is
   // unknown, or the credentials were malformed: the answer's timing must not
   // tell which, and guessing gets slow.
   std::uint64_t delay_ms =
-      std::max<std::uint64_t>(worker_.config->timeouts.auth_failure_delay_ms, refusal_wait_ms_);
+      std::max<std::uint64_t>(worker_.config->timeouts.auth_failure_delay_ms, refusal_wait_ms_) +
+      tarpit_ms_;
   refusal_wait_ms_ = 0;
+  tarpit_ms_ = 0;
   std::uint64_t delay_ns = delay_ms * kNsPerMs;
   std::uint64_t elapsed_ns = core::now_ns() - credentials_done_ns_;
   if (failure == LoginFailure::AuthFailed && elapsed_ns < delay_ns) {
@@ -426,6 +489,14 @@ void Session::send_failure_answer() {
   state_ = State::PreAuth;
   answer_login_failed(pending_failure_);
   refusal_smtp_code_.clear();
+  if (++refused_logins_ >= worker_.config->limits.max_auth_attempts) {
+    // Each refusal costs a directory lookup and a pod login; a client that
+    // keeps guessing must reconnect (and meet the connection limits).
+    send(too_many_auth_attempts_goodbye());
+    if (worker_.connection_limits) worker_.connection_limits->over_auth_attempts.add();
+    finish("too_many_auth_attempts");
+    return;
+  }
   credentials_start_ns_ = core::now_ns();
   arm_preauth_deadline();
   resume_preauth();
@@ -435,6 +506,10 @@ void Session::login_succeeded() {
   core::Stream::Batch batch(*client_);  // the OK and the pod's first bytes: one send
   record_.result = "ok";
   state_ = State::Relay;
+  if (guarded_attempt_) {
+    worker_.protection->succeeded(*guarded_attempt_, worker_.config->protection);
+    guarded_attempt_.reset();
+  }
   answer_logged_in(*backend_login_);
   if (std::string from_pod = backend_login_->take_leftover(); !from_pod.empty()) send(from_pod);
   backend_login_.reset();
@@ -520,6 +595,25 @@ void Session::shut_down() {
   finish("shutdown");
 }
 
+void Session::drain() {
+  switch (state_) {
+    case State::TlsHandshake:
+    case State::PreAuth:
+    case State::StartTlsHandshake:
+    case State::DirectoryLookup:
+    case State::BackendConnect:
+    case State::BackendLogin:
+    case State::FailureDelay:
+      // Not logged in yet: nothing of the user's is under way to wait for.
+      shut_down();
+      return;
+    case State::Relay:
+      // The client ends it (LOGOUT, QUIT) or the end of the drain window does.
+    case State::Closing:
+      return;
+  }
+}
+
 void Session::kick() {
   if (state_ == State::Closing) return;
   if (state_ == State::Relay) {
@@ -563,6 +657,9 @@ void Session::finish(const char* close_reason) {
     record_.bytes_to_client = client_->bytes_written();
   }
   record_.duration_ms = ms_since(accepted_ns_);
+  // The client may connect again at once: a connection that is closing
+  // (flushing its last answer) no longer counts against its address.
+  address_slot_.reset();
   // Counted before it is logged: whoever reads the line finds it counted.
   worker_.login_metrics->session_closed(listener_.protocol, record_);
   worker_.access_log->write(record_);

@@ -12,6 +12,13 @@
 //                                   └──────── refused ────────┴──> FailureDelay ──> PreAuth
 //   any state ──> Closing (one close reason, one access-log line)
 //
+// When podgate stops, drain() closes every state before Relay at once
+// ("shutdown") and leaves Relay to end by itself; shut_down() closes any.
+//
+// Limits: a connection over limits.max_connections_per_address gets its
+// "too many connections" answer where the greeting would go, then Closing;
+// the max_auth_attempts-th refusal is followed by a goodbye, then Closing.
+//
 // The timer's meaning follows the state: pre-auth deadline, pod connect and
 // greeting, pod login answer, failure delay, post-login idle, close grace.
 #pragma once
@@ -29,6 +36,8 @@
 #include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/directory/directory_client.h"
+#include "proxy/protection/address_connection_limiter.h"
+#include "proxy/protection/login_guard.h"
 #include "proxy/session/backend_login.h"
 #include "proxy/worker.h"
 
@@ -44,6 +53,7 @@ enum class LoginFailure {
 class Session : public core::StreamHandler, public LiveSession {
  public:
   void shut_down() override;
+  void drain() override;
   void kick() override;
   SessionSummary summary() const override;
   const std::string& user() const override;
@@ -80,6 +90,10 @@ class Session : public core::StreamHandler, public LiveSession {
   virtual std::string pod_lost_goodbye() const = 0;
   // Said when an administrator closes a logged-in session ("": close only).
   virtual std::string kicked_goodbye() const = 0;
+  // Instead of the greeting, over limits.max_connections_per_address.
+  virtual std::string too_many_connections_goodbye() const = 0;
+  // After the failure answer that used up limits.max_auth_attempts.
+  virtual std::string too_many_auth_attempts_goodbye() const = 0;
   // Everything written to the client passes here, so that a protocol knows
   // whether a goodbye now would land between two replies or inside one.
   virtual void note_client_output(std::string_view bytes) {
@@ -130,9 +144,15 @@ class Session : public core::StreamHandler, public LiveSession {
   void on_stream_tls_ready(core::Stream& stream) override;
   void on_stream_drained(core::Stream& stream) override;
 
+  // Counts the connection under limits.max_connections_per_address, or
+  // marks it to be refused once the client can read the answer.
+  void admit_client_address();
   void client_ready();
   // Credentials arrived: the phases and route of an earlier attempt go.
   void begin_attempt(std::string user);
+  // The guard's verdict before the directory is asked: false if a lockout
+  // refuses these credentials (the refusal is under way).
+  bool guard_admits(const std::string& user, const std::string& password);
   void on_lookup_done(LookupResult result, std::string user, std::string password);
   void connect_next_server();
   void on_backend_data(std::string_view bytes);
@@ -160,6 +180,12 @@ class Session : public core::StreamHandler, public LiveSession {
   std::uint32_t refusal_wait_ms_ = 0;  // auth_http's Auth-Wait for this refusal
   std::string refusal_smtp_code_;
   unsigned login_attempts_ = 0;
+  unsigned refused_logins_ = 0;                  // answered refusals, for limits.max_auth_attempts
+  AddressConnectionLimiter::Slot address_slot_;  // held until finish()
+  bool over_address_limit_ = false;
+  // The attempt under way as the brute-force guard counts it (no password).
+  std::optional<LoginAttempt> guarded_attempt_;
+  std::uint32_t tarpit_ms_ = 0;  // the guard's extra wait for this refusal
   // Directory answers may arrive after the session is gone: they hold a
   // weak reference to this and do nothing once it expired.
   std::shared_ptr<char> alive_ = std::make_shared<char>();

@@ -47,6 +47,15 @@ std::string SmtpSession::kicked_goodbye() const {
   return "421 4.3.2 Session closed by the administrator; please reconnect.\r\n";
 }
 
+// RFC 5321 section 3.1: a server may answer the connection with 421.
+std::string SmtpSession::too_many_connections_goodbye() const {
+  return "421 4.7.0 Too many connections from your address\r\n";
+}
+
+std::string SmtpSession::too_many_auth_attempts_goodbye() const {
+  return "421 4.7.0 Too many authentication failures, closing connection\r\n";
+}
+
 void SmtpSession::on_tls_established() {
   // RFC 3207 section 4.2: after TLS the client starts over with EHLO.
   ehlo_name_.clear();

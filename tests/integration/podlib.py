@@ -5,6 +5,8 @@
   free_port()               a free TCP port on 127.0.0.1
   RefusingPort()            a port that refuses connections (bound, never listening)
   MutePort()                a port that accepts TCP but never says anything
+  tcp_connections(pid, port) a process's TCP sockets (to one port), from `ss -tanp`
+  open_fds(pid, kind)       how many descriptors (sockets) a process has open
   DovecotPod                one private Dovecot instance (imap, pop3; auth+lmtp listeners)
   PostfixPod                one private Postfix: SMTP submission backend for a DovecotPod
   Podgate                   one podgate process with its own config and directory
@@ -33,6 +35,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -228,6 +231,47 @@ def wait_port(host, port, timeout=10.0, proc=None, greeting=None):
             s.close()
         time.sleep(0.05)
     return False
+
+
+def tcp_connections(pid, peer_port=None):
+    """The TCP sockets process `pid` still holds (`ss -tanp`), as (state,
+    local "ip:port", peer "ip:port") tuples; with `peer_port`, only those to
+    that port: e.g. podgate's connections to one pod server. A socket
+    podgate closed is no longer its own (at most an orphan in FIN-WAIT or
+    TIME-WAIT), so an empty list means every such connection was closed; a
+    leaked one shows up, typically in CLOSE-WAIT."""
+    r = subprocess.run(["ss", "-tanpH"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=10)
+    if r.returncode != 0:
+        raise RuntimeError("ss -tanp failed: %s" % r.stderr.decode(errors="replace"))
+    out = []
+    mark = "pid=%d," % pid
+    for line in r.stdout.decode(errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) < 6 or mark not in line:
+            continue
+        state, local, peer = fields[0], fields[3], fields[4]
+        if peer_port is not None and not peer.endswith(":%d" % peer_port):
+            continue
+        out.append((state, local, peer))
+    return out
+
+
+def open_fds(pid, kind=None):
+    """How many file descriptors process `pid` has open; kind="socket":
+    only sockets (kind is the prefix of the /proc/PID/fd link, e.g.
+    "socket:", "pipe:", "anon_inode:")."""
+    fds = os.listdir("/proc/%d/fd" % pid)
+    if kind is None:
+        return len(fds)
+    count = 0
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(kind):
+                count += 1
+        except OSError:  # closed meanwhile
+            pass
+    return count
 
 
 # --------------------------------------------------------------------------
@@ -502,6 +546,28 @@ class DovecotPod:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
 
+    def kill(self, timeout=5.0):
+        """The pod dies: SIGKILL to the master and to every process it
+        started (login, imap, pop3, auth... processes), as in a crash, an OOM
+        kill or a lost container; the kernel closes their sockets (a FIN to
+        each peer). A plain SIGTERM is no death: Dovecot's mail processes
+        outlive their master and keep serving their sessions. Waits until
+        they are gone; stop() afterwards only cleans up."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        master = self.proc.pid
+        os.kill(master, signal.SIGSTOP)  # no more forks while we look
+        pids = _descendants(master)
+        for pid in pids + [master]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        deadline = time.time() + timeout
+        while any(_alive(pid) for pid in pids) and time.time() < deadline:
+            time.sleep(0.02)
+
     def stop(self):
         if self._cleanup:
             unregister_cleanup(self._cleanup)
@@ -551,6 +617,36 @@ class DovecotPod:
         """imap-login 'Login:' lines, in order."""
         return [l for l in self.log_text().splitlines()
                 if re.search(r"-login: (Info: )?Login: user=<", l)]
+
+
+def _descendants(pid):
+    """Every live descendant of `pid` (children first found in
+    /proc/PID/task/TID/children)."""
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tids = os.listdir("/proc/%d/task" % parent)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/children" % (parent, tid)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+def _alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def make_message(subject, body="hello\r\n", sender="tests@podgate.test", to="user@example.com"):
@@ -1125,6 +1221,10 @@ class Podgate:
         }
         if self.access_log_path:
             cfg["access_log"] = self.access_log_path
+        # Most tests log in with wrong passwords from 127.0.0.1 on purpose;
+        # the brute-force guard would lock them out of each other's way (and
+        # its tarpit would skew their timings). test_protection.py turns it on.
+        cfg["protection"] = {"enabled": False}
         for k, v in self.extra_config.items():
             cfg[k] = v
         return cfg
@@ -1170,12 +1270,22 @@ class Podgate:
         return self
 
     def stop(self, grace=5.0):
-        """SIGTERM, then SIGKILL after `grace` seconds. Returns the exit code
-        (negative = killed by that signal)."""
+        """SIGTERM; if podgate is still draining logged-in sessions a second
+        later, a second SIGTERM (which closes them at once); SIGKILL after
+        `grace` seconds. Returns the exit code (negative = killed by that
+        signal). Tests of the drain itself send their own signals."""
         if self._cleanup:
             unregister_cleanup(self._cleanup)
             self._cleanup = None
         if self.proc is not None:
+            if self.proc.poll() is None:
+                # a test that is done with podgate does not wait for its clients
+                # for timeouts.drain_seconds
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(min(1.0, grace))
+                except subprocess.TimeoutExpired:
+                    pass
             self.exit_code, killed = terminate(self.proc, grace)
             self.killed = self.killed or killed
             self.proc = None
@@ -1437,6 +1547,13 @@ class RawIMAP:
             self.raw.close()
         except OSError:
             pass
+
+    def reset(self):
+        """Vanish: close with an RST instead of a FIN (SO_LINGER on, zero
+        timeout), as a client that crashes or loses its network does."""
+        # self.sock: after a TLS wrap it owns the descriptor (self.raw is detached)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
 
     def dump(self):
         return "\n".join(t[:300].decode("utf-8", "replace") for t in self.transcript[-40:])

@@ -196,7 +196,10 @@ class ImapLimitsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     # ---------------------------------------------------------------- shutdown
 
     def test_sigterm_closes_sessions_and_logs_them(self):
-        pg = self.world.new_podgate("podgate-shutdown", directory=self.directory)
+        # no drain window: logged-in sessions close at once too (the drain
+        # is test_reload_drain.py's)
+        pg = self.world.new_podgate("podgate-shutdown", {"timeouts": {"drain_seconds": 0}},
+                                    directory=self.directory)
         logged_in = self.raw(pg=pg)
         self.assertTagged(self.login(logged_in, ALICE, self.pw(ALICE), tag="a"), "a", "OK")
         waiting = self.raw(pg=pg)

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "proxy/config.h"
+#include "proxy/config_reload.h"
 
 using podgate::proxy::ConfigError;
 using podgate::proxy::ListenerTls;
@@ -67,6 +68,35 @@ TEST_CASE("Timeouts and limits can be set", "[config]") {
   CHECK(config.timeouts.auth_failure_delay_ms == 0);
   CHECK(config.limits.max_invalid_commands == 2);
   CHECK(config.access_log.ends_with("/a.log"));
+}
+
+TEST_CASE("Connection limits have operator defaults and can be set", "[config][limits]") {
+  auto defaults = load_config(write_config(kMinimal));
+  CHECK(defaults.limits.max_connections == 20000);
+  CHECK(defaults.limits.max_connections_per_address == 100);
+  CHECK(defaults.limits.max_auth_attempts == 3);
+
+  auto with_limits = [](const std::string& limits) {
+    std::string text = kMinimal;
+    text.insert(text.rfind('}'), ", \"limits\": " + limits);
+    return load_config(write_config(text));
+  };
+  auto config = with_limits(
+      R"({"max_connections": 500, "max_connections_per_address": 7, "max_auth_attempts": 1})");
+  CHECK(config.limits.max_connections == 500);
+  CHECK(config.limits.max_connections_per_address == 7);
+  CHECK(config.limits.max_auth_attempts == 1);
+  // 0: no per-address limit (clients behind a balancer share its address)
+  CHECK(with_limits(R"({"max_connections_per_address": 0})").limits.max_connections_per_address ==
+        0);
+
+  for (const char* bad :
+       {R"({"max_connections": 0})", R"({"max_auth_attempts": 0})", R"({"max_connections": -5})",
+        R"({"max_connections_per_address": "9"})", R"({"max_auth_attempts": 2.5})"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(with_limits(bad), Catch::Contains("limits: \"max_"));
+  }
+  CHECK_THROWS_WITH(with_limits(R"({"max_connection": 5})"), Catch::Contains("unknown key"));
 }
 
 TEST_CASE("Config mistakes name the key", "[config]") {
@@ -157,4 +187,87 @@ TEST_CASE("A CA file for the pods' certificates is read relative to the config",
   auto config = load_config(path);
   CHECK(config.backend_ca == (std::filesystem::path(path).parent_path() / "pods-ca.pem").string());
   CHECK(load_config(write_config(kMinimal)).backend_ca.empty());
+}
+
+TEST_CASE("The drain window after SIGTERM defaults to 30 s and may be 0", "[config][drain]") {
+  CHECK(load_config(write_config(kMinimal)).timeouts.drain_seconds == 30);
+  auto with_timeouts = [](const std::string& timeouts) {
+    std::string text = kMinimal;
+    text.insert(text.rfind('}'), R"(, "timeouts": )" + timeouts);
+    return write_config(text);
+  };
+  CHECK(load_config(with_timeouts(R"({"drain_seconds": 0})")).timeouts.drain_seconds == 0);
+  CHECK(load_config(with_timeouts(R"({"drain_seconds": 120})")).timeouts.drain_seconds == 120);
+  CHECK_THROWS_WITH(load_config(with_timeouts(R"({"drain_seconds": -1})")),
+                    Catch::Contains("\"drain_seconds\" must be a whole number of at least 0"));
+  CHECK_THROWS_WITH(load_config(with_timeouts(R"({"drain_seconds": "30"})")),
+                    Catch::Contains("drain_seconds"));
+}
+
+TEST_CASE("A reload applies what it can and keeps what needs a restart", "[config][reload]") {
+  using podgate::proxy::keep_restart_only_settings;
+  auto running = load_config(write_config(kMinimal));
+
+  auto same = load_config(write_config(kMinimal));
+  same.timeouts.preauth_seconds = 5;
+  same.certificate = "/etc/new-cert.pem";
+  CHECK(keep_restart_only_settings(running, same).empty());
+  CHECK(same.timeouts.preauth_seconds == 5);  // applied
+  CHECK(same.certificate == "/etc/new-cert.pem");
+
+  std::string text = kMinimal;
+  text.replace(text.find("127.0.0.1:10143"), 15, "127.0.0.1:10144");
+  text.replace(text.find("127.0.0.1:9925"), 14, "127.0.0.1:9926");
+  text.replace(text.find("directory.json"), 14, "other.json");
+  auto moved = load_config(write_config(text));
+  moved.workers = 4;
+  moved.access_log = "access.log";
+  moved.timeouts.idle_seconds = 7200;
+  CHECK(
+      keep_restart_only_settings(running, moved) ==
+      std::vector<std::string>{"listeners", "directory", "admin.listen", "access_log", "workers"});
+  // The running values stay; everything else is the file's.
+  CHECK(moved.listeners[1].listen == "127.0.0.1:10143");
+  CHECK(moved.admin_listen == "127.0.0.1:9925");
+  CHECK(moved.admin_address.port() == 9925);
+  CHECK(moved.directory.file == running.directory.file);
+  CHECK(moved.workers == 0);
+  CHECK(moved.access_log == "-");
+  CHECK(moved.timeouts.idle_seconds == 7200);
+
+  auto fewer = load_config(write_config(kMinimal));
+  fewer.listeners.pop_back();
+  CHECK(keep_restart_only_settings(running, fewer) == std::vector<std::string>{"listeners"});
+  CHECK(fewer.listeners.size() == 2);
+  auto other_tls = load_config(write_config(kMinimal));
+  other_tls.listeners[0].tls = ListenerTls::StartTls;
+  CHECK(keep_restart_only_settings(running, other_tls) == std::vector<std::string>{"listeners"});
+  CHECK(other_tls.listeners[0].tls == ListenerTls::Implicit);
+}
+
+TEST_CASE("Brute-force protection settings", "[config]") {
+  auto with_protection = [](const std::string& section) {
+    std::string text = kMinimal;
+    text.insert(text.rfind('}'), R"(, "protection": )" + section);
+    return load_config(write_config(text));
+  };
+  auto defaults = load_config(write_config(kMinimal)).protection;
+  CHECK(defaults.enabled);
+  CHECK(defaults.user_address_failures == 5);
+  CHECK(defaults.lockout_seconds == 900);
+  CHECK(defaults.table_entries == 20000);
+
+  auto set = with_protection(
+      R"({"enabled": false, "user_failures": 50, "tarpit_step_ms": 0, "table_entries": 500})");
+  CHECK_FALSE(set.protection.enabled);
+  CHECK(set.protection.user_failures == 50);
+  CHECK(set.protection.tarpit_step_ms == 0);
+  CHECK(set.protection.table_entries == 500);
+  CHECK(set.protection.address_failures == defaults.address_failures);
+
+  CHECK_THROWS_WITH(with_protection(R"({"enabled": 1})"), Catch::Contains("true or false"));
+  CHECK_THROWS_WITH(with_protection(R"({"user_failures": 0})"),
+                    Catch::Contains("protection: \"user_failures\""));
+  CHECK_THROWS_WITH(with_protection(R"({"table_entries": 10})"), Catch::Contains("at least 100"));
+  CHECK_THROWS_WITH(with_protection(R"({"lockout": 5})"), Catch::Contains("unknown key"));
 }

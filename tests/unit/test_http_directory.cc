@@ -6,6 +6,7 @@
 
 #include "backend-directory/lookup_answer.h"
 #include "core/http/http_server.h"
+#include "proxy/directory/directory_answers.h"
 #include "proxy/directory/http_directory.h"
 
 namespace core = podgate::core;
@@ -273,4 +274,39 @@ TEST_CASE("A route on its way when the user is forgotten is not cached", "[http_
   directory.close();
   directory_server.server.close();
   harness.drain();
+}
+
+TEST_CASE("What a podgate-directory answer means, without I/O", "[http_directory]") {
+  using podgate::proxy::DirectoryAnswer;
+  using podgate::proxy::interpret_directory_answer;
+  using Kind = DirectoryAnswer::Kind;
+  auto answer = [](int status, std::string body) {
+    return interpret_directory_answer(core::http::Response::json(status, std::move(body)));
+  };
+
+  DirectoryAnswer found = answer(200, R"({"pod": "pod-1", "enabled": true, "ttl": 30,
+                                         "servers": ["127.0.0.1:20143"]})");
+  REQUIRE(found.kind == Kind::Found);
+  CHECK(found.lookup.route.pod == "pod-1");
+  CHECK(found.lookup.route.servers.at(0).text == "127.0.0.1:20143");
+  CHECK(found.lookup.ttl_seconds == 30);
+  CHECK(found.problem.empty());
+
+  CHECK(answer(404, R"({"error": "unknown user"})").kind == Kind::UnknownUser);
+  CHECK(answer(400, R"({"error": "user name too long"})").kind == Kind::UnusableName);
+
+  DirectoryAnswer wrong_path = answer(404, R"({"error": "not found"})");
+  CHECK(wrong_path.kind == Kind::Failed);
+  CHECK(wrong_path.problem == "HTTP status 404");
+  // A non-string "error" once threw out of the client's callback.
+  for (const char* odd : {R"({"error": 1})", R"({"error": null})", R"({"error": ["x"]})", "[]"}) {
+    CHECK(answer(404, odd).kind == Kind::Failed);
+  }
+  CHECK(answer(503, "").problem == "HTTP status 503");
+
+  DirectoryAnswer broken = answer(200, R"({"pod": "pod-1")");
+  CHECK(broken.kind == Kind::Failed);
+  CHECK(broken.problem.rfind("unusable answer: ", 0) == 0);
+  CHECK(answer(200, R"({"pod": "pod-1", "enabled": true, "ttl": 30, "servers": ["db:143"]})")
+            .kind == Kind::Failed);
 }

@@ -98,6 +98,23 @@ TEST_CASE("Tasks queued before stop() still run, so visit() never hangs", "[work
   CHECK(runs == 10);
 }
 
+TEST_CASE("A draining worker with no session left ends its loop and says so", "[worker]") {
+  WorkerFixture fixture;
+  fixture.listen_on_any_port();
+  std::atomic<int> ended_calls{0};
+  fixture.shared.loop_ended = [&] { ++ended_calls; };
+  WorkerThread worker(0, fixture.shared);
+  REQUIRE(worker.open_listeners().empty());
+  worker.start();
+  CHECK_FALSE(worker.ended());
+  CHECK(worker.drain() == 0);  // no logged-in session to wait for
+  worker.join();               // ends by itself, without stop()
+  CHECK(worker.ended());
+  CHECK(ended_calls == 1);
+  worker.stop();  // a late stop (a second signal) is harmless
+  CHECK(worker.drain() == 0);
+}
+
 // A port nobody listens on now: bound to port 0 by the kernel, then let go.
 std::string unused_loopback_address() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

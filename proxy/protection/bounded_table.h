@@ -1,0 +1,68 @@
+// A map from text keys to values that never holds more than `capacity`
+// entries: inserting into a full table evicts the entry used least recently.
+// The login guard keeps its counters in these, so an attacker who makes up
+// endless addresses or user names costs a fixed amount of memory. Not
+// thread-safe; the owner locks.
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace podgate::proxy {
+
+template <typename Value>
+class BoundedTable {
+ public:
+  explicit BoundedTable(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+
+  // The entry, now the most recently used; nullptr if absent.
+  Value* find(const std::string& key) {
+    auto found = index_.find(key);
+    if (found == index_.end()) return nullptr;
+    recency_.splice(recency_.begin(), recency_, found->second);
+    return &found->second->second;
+  }
+
+  // The entry, made with Value{} if absent (evicting the least recently used
+  // one of a full table).
+  Value& get(const std::string& key) {
+    if (Value* value = find(key)) return *value;
+    while (index_.size() >= capacity_) evict_oldest();
+    recency_.emplace_front(key, Value{});
+    index_.emplace(key, recency_.begin());
+    return recency_.front().second;
+  }
+
+  void erase(const std::string& key) {
+    auto found = index_.find(key);
+    if (found == index_.end()) return;
+    recency_.erase(found->second);
+    index_.erase(found);
+  }
+
+  // A smaller capacity (after a reload) evicts at once.
+  void set_capacity(std::size_t capacity) {
+    capacity_ = capacity < 1 ? 1 : capacity;
+    while (index_.size() > capacity_) evict_oldest();
+  }
+
+  std::size_t size() const { return index_.size(); }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  using Entry = std::pair<std::string, Value>;
+
+  void evict_oldest() {
+    index_.erase(recency_.back().first);
+    recency_.pop_back();
+  }
+
+  std::size_t capacity_;
+  std::list<Entry> recency_;  // most recently used first
+  std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
+};
+
+}  // namespace podgate::proxy

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Brute force and password spray against real Dovecot pods: what the pods
+still see, who stays locked out, and who still gets in.
+
+podgate here answers failures at once (auth_failure_delay_ms 0, a tarpit of
+a few ms) and locks quickly (PROTECTION below). Every attack comes from its
+own loopback address, so the tests do not lock each other out.
+
+  python3 -m unittest -v tests/integration/test_protection.py
+"""
+
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import podlib  # noqa: E402
+from adminlib import AdminClient  # noqa: E402
+
+PROTECTION = {
+    "tarpit_after_failures": 3, "tarpit_step_ms": 1, "tarpit_max_ms": 5,
+    "user_address_failures": 5, "user_failures": 10, "address_failures": 20,
+    "password_spray_users": 50, "lockout_seconds": 4,
+}
+
+
+class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
+    world_kwargs = {"start_podgate": False}
+
+    @classmethod
+    def set_up_more(cls):
+        extra = {"protection": PROTECTION, "timeouts": {"auth_failure_delay_ms": 0},
+                 "admin": {"listen": "127.0.0.1:%d" % podlib.free_port()}}
+        cls.pg = cls.world.podgate = cls.world.new_podgate("podgate", extra)
+        cls.admin = AdminClient(cls.pg)
+
+    # -- helpers ----------------------------------------------------------
+
+    def attempt(self, user, password, source):
+        """One LOGIN on a fresh connection; the tagged answer."""
+        r = self.raw(source=source)
+        try:
+            return self.login(r, user, password)
+        finally:
+            r.close()
+
+    def pod_mismatches(self, pod, user):
+        """Wrong passwords the pod itself checked for `user` (Dovecot logs
+        each one with auth_verbose)."""
+        pattern = re.compile(r"\(%s,[^)]*\): (Password mismatch|unknown user)" % re.escape(user))
+        return sum(1 for line in pod.log_text().splitlines() if pattern.search(line))
+
+    def wait_for(self, predicate, timeout=5.0):
+        deadline = time.time() + timeout
+        while not predicate():
+            if time.time() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def records_from(self, source, mark, count):
+        """The `count` access-log lines of sessions from `source` written
+        after `mark`."""
+        def records():
+            return [o for o in self.pg.access_log_lines()[mark:]
+                    if o.get("client", "").startswith(source + ":")]
+        self.assertTrue(self.wait_for(lambda: len(records()) >= count))
+        return records()
+
+    def lockouts(self, kind):
+        return self.admin.metrics().get('podgate_protection_lockouts_total{kind="%s"}' % kind, 0)
+
+    # -- the tests --------------------------------------------------------
+
+    def test_200_guesses_from_one_address_reach_the_pod_at_most_5_times(self):
+        user = "dave@example.com"  # pod-1
+        before = self.pod_mismatches(self.world.pod1, user)
+        mark = self.log_mark()
+        for i in range(200):
+            tagged = self.attempt(user, "guess-%03d" % i, "127.0.0.2")
+            self.assertTagged(tagged, "L", "NO", "AUTHENTICATIONFAILED")
+        self.assertEqual(self.pod_mismatches(self.world.pod1, user) - before, 5)
+        records = self.records_from("127.0.0.2", mark, 200)
+        self.assertEqual([o for o in records if o.get("user") != user], [])
+        self.assertEqual(sum(1 for o in records if o.get("lockout") == "user_address"), 195)
+        self.assertTrue(all(o["result"] == "auth_failed" for o in records))
+        self.assertIn("lockout start: user_address dave@example.com from 127.0.0.2 after 5 failed",
+                      self.pg.stderr_text())
+        self.assertGreaterEqual(self.lockouts("user_address"), 1)
+
+        # The owner, elsewhere, is not locked out ...
+        r = self.raw(source="127.0.0.3")
+        self.assertTagged(self.login(r, user, self.world.passwords[user]), "L", "OK")
+        r.close()
+        # ... while the attacker's address is, even with the right password,
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.0.2"),
+                          "L", "NO", "AUTHENTICATIONFAILED")
+        # until the lockout ends (logged), when the count starts over.
+        self.assertTrue(self.wait_for(
+            lambda: "lockout end: user_address dave@example.com from 127.0.0.2"
+            in self.pg.stderr_text(), timeout=PROTECTION["lockout_seconds"] + 3))
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.0.2"), "L", "OK")
+
+    def test_spray_of_100_users_with_one_password_is_cut_off_early(self):
+        real_users = ["bob@example.com", "grace@example.com", "erin@example.org"]
+        users = ["sprayed%02d@example.com" % i for i in range(97)] + real_users
+        before = {u: self.pod_mismatches(self.world.pod2, u) for u in real_users}
+        mark = self.log_mark()
+        for user in users:
+            tagged = self.attempt(user, "Spring2026!", "127.0.0.4")
+            self.assertTagged(tagged, "L", "NO", "AUTHENTICATIONFAILED")
+        records = self.records_from("127.0.0.4", mark, 100)
+        answered = [o for o in records if not o.get("lockout")]
+        self.assertEqual(len(answered), PROTECTION["address_failures"])
+        self.assertEqual(sum(1 for o in records if o.get("lockout") == "address"),
+                         100 - PROTECTION["address_failures"])
+        # The real users came last: the pod never saw the spray.
+        after = {u: self.pod_mismatches(self.world.pod2, u) for u in real_users}
+        self.assertEqual(before, after)
+        self.assertIn("lockout start: address 127.0.0.4 after 20 failed", self.pg.stderr_text())
+        # Another address is not affected.
+        r = self.raw(source="127.0.0.5")
+        self.assertTagged(self.login(r, "bob@example.com", self.world.passwords["bob@example.com"]),
+                          "L", "OK")
+        r.close()
+
+    def test_a_user_attacked_from_many_addresses_still_gets_in_where_known(self):
+        user = "grace@example.com"  # pod-2
+        password = self.world.passwords[user]
+        # The owner logs in from home before the attack.
+        self.assertTagged(self.attempt(user, password, "127.0.1.200"), "L", "OK")
+        before = self.pod_mismatches(self.world.pod2, user)
+        for i in range(30):  # one guess from each of 30 addresses
+            self.assertTagged(self.attempt(user, "botnet-%02d" % i, "127.0.1.%d" % (i + 1)),
+                              "L", "NO", "AUTHENTICATIONFAILED")
+        self.assertEqual(self.pod_mismatches(self.world.pod2, user) - before,
+                         PROTECTION["user_failures"])
+        self.assertIn("lockout start: user grace@example.com after 10 failed",
+                      self.pg.stderr_text())
+        # The right password from a new address is refused like a wrong one ...
+        mark = self.log_mark()
+        self.assertTagged(self.attempt(user, password, "127.0.1.201"),
+                          "L", "NO", "AUTHENTICATIONFAILED")
+        self.assertEqual(self.records_from("127.0.1.201", mark, 1)[0]["lockout"], "user")
+        # ... and from home it still works.
+        self.assertTagged(self.attempt(user, password, "127.0.1.200"), "L", "OK")
+
+    def test_a_repeated_wrong_password_is_counted_once(self):
+        user = "erin@example.org"  # a phone with an old password, retrying
+        before = self.pod_mismatches(self.world.pod2, user)
+        for _ in range(12):
+            self.assertTagged(self.attempt(user, "old-Pw-from-2025", "127.0.2.1"),
+                              "L", "NO", "AUTHENTICATIONFAILED")
+        # Every retry reached the pod (none was refused by a lockout) ...
+        self.assertEqual(self.pod_mismatches(self.world.pod2, user) - before, 12)
+        # ... and the right password still gets in from there.
+        mark = self.log_mark()
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.2.1"), "L", "OK")
+        self.assertEqual(self.records_from("127.0.2.1", mark, 1)[0].get("lockout"), None)
+
+    def test_tracker_size_is_reported(self):
+        self.attempt("nobody@example.com", "x-Pw-1", "127.0.3.1")
+        metrics = self.admin.metrics()
+        self.assertGreaterEqual(metrics.get('podgate_protection_entries{table="address"}', 0), 1)
+        self.assertIn("podgate_protection_active_lockouts", metrics)
+
+
+if __name__ == "__main__":
+    unittest.main()

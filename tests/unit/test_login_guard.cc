@@ -1,0 +1,244 @@
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "proxy/protection/bounded_table.h"
+#include "proxy/protection/login_guard.h"
+
+using podgate::proxy::BoundedTable;
+using podgate::proxy::LockKind;
+using podgate::proxy::LoginAttempt;
+using podgate::proxy::LoginGuard;
+using podgate::proxy::ProtectionConfig;
+
+namespace {
+
+constexpr std::int64_t kSecond = 1000;
+
+LoginGuard::Key test_key() {
+  LoginGuard::Key key{};
+  key[0] = 7;
+  return key;
+}
+
+ProtectionConfig small_config() {
+  ProtectionConfig config;
+  config.window_seconds = 60;
+  config.tarpit_after_failures = 2;
+  config.tarpit_step_ms = 100;
+  config.tarpit_max_ms = 250;
+  config.address_failures = 6;
+  config.user_failures = 4;
+  config.user_address_failures = 3;
+  config.password_spray_users = 5;
+  config.lockout_seconds = 30;
+  config.known_good_seconds = 3600;
+  config.table_entries = 100;
+  return config;
+}
+
+std::string numbered(const char* prefix, int n) {
+  return prefix + std::to_string(n);
+}
+
+}  // namespace
+
+TEST_CASE("bounded table evicts the least recently used entry", "[protection]") {
+  BoundedTable<int> table(3);
+  table.get("a") = 1;
+  table.get("b") = 2;
+  table.get("c") = 3;
+  REQUIRE(table.find("a") != nullptr);  // a is now the most recent
+  table.get("d") = 4;                   // b goes
+  CHECK(table.size() == 3);
+  CHECK(table.find("b") == nullptr);
+  CHECK(*table.find("a") == 1);
+  CHECK(*table.find("d") == 4);
+  table.set_capacity(1);
+  CHECK(table.size() == 1);
+  CHECK(table.find("d") != nullptr);
+  table.erase("d");
+  CHECK(table.size() == 0);
+}
+
+TEST_CASE("guessing one user from one address locks that pair only", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  std::int64_t now = 1000 * kSecond;
+  for (int i = 0; i < 2; ++i) {
+    LoginAttempt guess = guard.attempt("Alice@Example.com", numbered("guess", i), "192.0.2.1");
+    REQUIRE_FALSE(guard.refusal(guess, config, now));
+    CHECK(guard.record_failure(guess, config, now).started.empty());
+  }
+  LoginAttempt third = guard.attempt("alice@example.com", "guess2", "192.0.2.1");
+  REQUIRE_FALSE(guard.refusal(third, config, now));
+  auto outcome = guard.record_failure(third, config, now);
+  REQUIRE(outcome.started.size() == 1);
+  CHECK(outcome.started[0].kind == LockKind::UserAddress);
+  CHECK(outcome.started[0].subject == "alice@example.com from 192.0.2.1");
+  CHECK(outcome.started[0].failures == 3);
+
+  // Even the right password from there is refused now ...
+  CHECK(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.1"), config, now) ==
+        LockKind::UserAddress);
+  // ... but not from elsewhere, and not for other users from there.
+  CHECK_FALSE(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.9"), config, now));
+  CHECK_FALSE(guard.refusal(guard.attempt("bob@example.com", "x", "192.0.2.1"), config, now));
+
+  // The lockout ends after lockout_seconds, and the count starts over.
+  CHECK(guard.expire(now + 29 * kSecond).empty());
+  auto ended = guard.expire(now + 30 * kSecond);
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].kind == LockKind::UserAddress);
+  CHECK_FALSE(guard.refusal(third, config, now + 30 * kSecond));
+  CHECK(guard.sizes().locked == 0);
+}
+
+TEST_CASE("a repeated wrong password counts once", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginAttempt stale = guard.attempt("alice@example.com", "old-password", "192.0.2.1");
+  for (int i = 0; i < 50; ++i) {
+    CHECK(guard.record_failure(stale, config, i * kSecond).started.empty());
+    CHECK_FALSE(guard.refusal(stale, config, i * kSecond));
+  }
+  // A different guess still counts.
+  guard.record_failure(guard.attempt("alice@example.com", "b", "192.0.2.1"), config, 50 * kSecond);
+  auto outcome = guard.record_failure(guard.attempt("alice@example.com", "c", "192.0.2.1"), config,
+                                      50 * kSecond);
+  CHECK(outcome.started.size() == 1);
+}
+
+TEST_CASE("the tarpit grows with the failures from one address, up to its cap", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.user_address_failures = 100;
+  config.address_failures = 100;
+  config.user_failures = 100;
+  std::vector<std::uint32_t> waits;
+  for (int i = 0; i < 5; ++i) {
+    waits.push_back(
+        guard
+            .record_failure(guard.attempt("alice@example.com", numbered("p", i), "192.0.2.1"),
+                            config, kSecond)
+            .tarpit_ms);
+  }
+  CHECK(waits == std::vector<std::uint32_t>{0, 100, 200, 250, 250});
+}
+
+TEST_CASE("one address trying many users is locked as an address", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.password_spray_users = 1000;
+  int refused_at = -1;
+  for (int i = 0; i < 100; ++i) {
+    LoginAttempt attempt = guard.attempt(numbered("user", i), "Summer2026!", "198.51.100.7");
+    if (auto lock = guard.refusal(attempt, config, kSecond)) {
+      CHECK(*lock == LockKind::Address);
+      refused_at = i;
+      break;
+    }
+    guard.record_failure(attempt, config, kSecond);
+  }
+  CHECK(refused_at == 6);
+  // IPv6 addresses are counted per /64 by the caller: the key is what counts.
+  CHECK_FALSE(guard.refusal(guard.attempt("user0", "x", "198.51.100.8"), config, kSecond));
+}
+
+TEST_CASE("one password against many users from many addresses is locked", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginAttempt owner_login = guard.attempt("user9", "Summer2026!", "203.0.113.99");
+  guard.record_success(owner_login, config, 0);
+  for (int i = 0; i < 5; ++i) {
+    guard.record_failure(
+        guard.attempt(numbered("user", i), "Summer2026!", numbered("198.51.100.", i)), config,
+        kSecond);
+  }
+  CHECK(guard.refusal(guard.attempt("user7", "Summer2026!", "192.0.2.50"), config, kSecond) ==
+        LockKind::Password);
+  CHECK_FALSE(guard.refusal(guard.attempt("user7", "other", "192.0.2.50"), config, kSecond));
+  // Where the owner logged in before, the same password still gets through.
+  CHECK_FALSE(guard.refusal(owner_login, config, kSecond));
+}
+
+TEST_CASE("a user attacked from many addresses is locked except where it logged in before",
+          "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.lockout_seconds = 7200;
+  LoginAttempt owner = guard.attempt("alice@example.com", "right", "203.0.113.5");
+  guard.record_success(owner, config, 0);
+  for (int i = 0; i < 4; ++i) {
+    guard.record_failure(
+        guard.attempt("alice@example.com", numbered("guess", i), numbered("198.51.100.", i)),
+        config, kSecond);
+  }
+  CHECK(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.77"), config, kSecond) ==
+        LockKind::User);
+  CHECK_FALSE(guard.refusal(owner, config, kSecond));
+  // Known good only for as long as configured.
+  CHECK(guard.refusal(owner, config, 3600 * kSecond) == LockKind::User);
+}
+
+TEST_CASE("quiet counters start over after the window", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  for (int round = 0; round < 10; ++round) {
+    std::int64_t now = round * 61 * kSecond;  // a minute and a bit apart
+    for (int i = 0; i < 2; ++i) {
+      auto outcome = guard.record_failure(
+          guard.attempt("alice@example.com", numbered("r", round * 10 + i), "192.0.2.1"), config,
+          now);
+      CHECK(outcome.started.empty());
+    }
+  }
+}
+
+TEST_CASE("a success forgives the typos before it", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  for (int i = 0; i < 2; ++i) {
+    guard.record_failure(guard.attempt("alice", numbered("typo", i), "192.0.2.1"), config, 0);
+  }
+  guard.record_success(guard.attempt("alice", "right", "192.0.2.1"), config, 0);
+  auto outcome = guard.record_failure(guard.attempt("alice", "typo9", "192.0.2.1"), config, 0);
+  CHECK(outcome.started.empty());
+}
+
+TEST_CASE("the tables stay within their bound", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.table_entries = 100;
+  for (int i = 0; i < 5000; ++i) {
+    guard.record_failure(guard.attempt(numbered("u", i), numbered("p", i), numbered("a", i)),
+                         config, kSecond);
+  }
+  LoginGuard::Sizes sizes = guard.sizes();
+  CHECK(sizes.address == 100);
+  CHECK(sizes.user == 100);
+  CHECK(sizes.user_address == 100);
+  CHECK(sizes.password == 100);
+}
+
+TEST_CASE("a disabled guard neither counts nor refuses", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.enabled = false;
+  LoginAttempt attempt = guard.attempt("alice", "x", "192.0.2.1");
+  for (int i = 0; i < 20; ++i) {
+    guard.record_failure(guard.attempt("alice", numbered("x", i), "192.0.2.1"), config, 0);
+  }
+  CHECK_FALSE(guard.refusal(attempt, config, 0));
+  CHECK(guard.sizes().user == 0);
+}
+
+TEST_CASE("the guard keeps hashes, not passwords", "[protection]") {
+  LoginGuard guard(test_key());
+  LoginGuard other_key;  // random key
+  LoginAttempt a = guard.attempt("alice", "secret", "192.0.2.1");
+  CHECK(a.user_password != guard.attempt("bob", "secret", "192.0.2.1").user_password);
+  CHECK(a.password == guard.attempt("bob", "secret", "192.0.2.1").password);
+  CHECK(a.password != other_key.attempt("alice", "secret", "192.0.2.1").password);
+  // ("ab","c") and ("a","bc") are different pairs.
+  CHECK(guard.attempt("ab", "c", "x").user_password != guard.attempt("a", "bc", "x").user_password);
+}
