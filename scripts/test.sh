@@ -31,10 +31,11 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 run_suite build -DPODGATE_TLS=boringssl
 # The OpenSSL build proves the TLS code on the other library: the suites that
-# never touch TLS (the directory service, HTTP directories, pod faults) run
-# in the other two builds only, to keep the whole run within its time.
+# never touch TLS (the directory service, HTTP directories, pod faults,
+# brute-force and connection limits) run in the other two builds only, to
+# keep the whole run within its time.
 run_suite build-openssl -DPODGATE_TLS=openssl \
-  -- -E "test_directory_service|test_remote_directory|test_imap_faults|test_check_config"
+  -- -E "test_directory_service|test_remote_directory|test_imap_faults|test_faults|test_check_config|test_protection|test_connection_limits"
 run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
 echo "=== build-fuzz: libFuzzer targets (clang)"

@@ -1,6 +1,9 @@
 // Streams on a real libuv loop over loopback TCP: backpressure and TLS.
+#include <sys/socket.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <string>
@@ -245,5 +248,74 @@ TEST_CASE("Writes held in a batch arrive whole and in order, also across STARTTL
   CHECK(accepted.tls_version() == "TLSv1.3");
   CHECK(accepted.bytes_written() ==
         std::string("* OK greeting\r\na OK go\r\nlast words\r\n").size());
+  REQUIRE(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("A peer that half-closes and then resets is heard of twice", "[stream]") {
+  // A client that sends its FIN and goes (RST) while podgate still has bytes
+  // for it: the write failure must reach the owner after the orderly end,
+  // or a relay would wait for those bytes until its idle timeout.
+  std::signal(SIGPIPE, SIG_IGN);  // as podgate does: the failure is an error code
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  OneShotServer server(&loop);
+
+  struct RecordingHandler : core::StreamHandler {
+    std::vector<core::StreamEnd> ends;
+    std::function<void(core::Stream&, core::StreamEnd)> on_end;
+    void on_stream_data(core::Stream&, std::string_view) override {}
+    void on_stream_end(core::Stream& s, core::StreamEnd why) override {
+      ends.push_back(why);
+      on_end(s, why);
+    }
+    void on_stream_closed(core::Stream&) override {}
+  } events;
+  core::Stream proxy_side(&loop, events);
+
+  int peer = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(peer >= 0);
+  REQUIRE(::connect(peer, server.address.get(), sizeof(sockaddr_in)) == 0);
+  REQUIRE(::shutdown(peer, SHUT_WR) == 0);
+
+  uv_timer_t reset_timer, give_up_timer;
+  uv_timer_init(&loop, &reset_timer);
+  uv_timer_init(&loop, &give_up_timer);
+  reset_timer.data = &peer;
+  std::function<void()> close_everything = [&] {
+    proxy_side.close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&reset_timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&give_up_timer), nullptr);
+  };
+  events.on_end = [&](core::Stream& stream, core::StreamEnd why) {
+    if (why == core::StreamEnd::PeerClosed) {
+      // Far more than the socket buffers hold, so some stays queued.
+      for (int i = 0; i < 128; ++i) stream.write(std::string(64 * 1024, 'x'));
+      CHECK(stream.queued_bytes() > 0);
+      uv_timer_start(
+          &reset_timer,
+          [](uv_timer_t* timer) {
+            int fd = *static_cast<int*>(timer->data);
+            linger abort_on_close{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+            ::close(fd);
+          },
+          50, 0);
+    } else {
+      close_everything();
+    }
+  };
+  server.on_accept = [&](uv_stream_t* listening) {
+    REQUIRE(proxy_side.accept_from(listening) == 0);
+    server.close();
+    proxy_side.start_reading();
+  };
+  give_up_timer.data = &close_everything;
+  uv_timer_start(
+      &give_up_timer,
+      [](uv_timer_t* timer) { (*static_cast<std::function<void()>*>(timer->data))(); }, 5000, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  CHECK(events.ends ==
+        std::vector<core::StreamEnd>{core::StreamEnd::PeerClosed, core::StreamEnd::WriteFailed});
   REQUIRE(uv_loop_close(&loop) == 0);
 }
