@@ -12,12 +12,6 @@ namespace {
 
 constexpr Protocol kProtocols[] = {Protocol::Imap, Protocol::Pop3, Protocol::Smtp};
 
-std::string lower(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return result;
-}
 
 void require_object(const json& value, const std::string& where) {
   if (!value.is_object()) throw DirectoryError(where + " must be a JSON object");
@@ -45,6 +39,13 @@ const char* to_string(Protocol protocol) {
       return "smtp";
   }
   return "unknown";
+}
+
+std::string lower_case(std::string_view text) {
+  std::string result(text);
+  std::transform(result.begin(), result.end(), result.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return result;
 }
 
 std::optional<Protocol> protocol_from_string(std::string_view text) {
@@ -146,7 +147,7 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
       if (!directory->pods_.count(assignment.pod)) {
         throw DirectoryError(where + " points to unknown pod \"" + assignment.pod + "\"");
       }
-      if (!into.emplace(lower(name), std::move(assignment)).second) {
+      if (!into.emplace(lower_case(name), std::move(assignment)).second) {
         throw DirectoryError(where + " is listed twice (names are case-insensitive)");
       }
     }
@@ -196,7 +197,7 @@ std::vector<PodServer> Directory::pod_servers() const {
 }
 
 std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {
-  std::string key = lower(user);
+  std::string key = lower_case(user);
   if (auto found = users_.find(key); found != users_.end())
     return route_for(found->second, protocol);
   std::size_t at = key.rfind('@');

@@ -19,6 +19,10 @@ namespace podgate::directory {
 
 enum class Protocol { Imap, Pop3, Smtp };
 const char* to_string(Protocol protocol);
+
+// User and domain names compare without regard to ASCII case: this is the
+// one spelling every table keyed by a user uses.
+std::string lower_case(std::string_view text);
 std::optional<Protocol> protocol_from_string(std::string_view text);
 
 class DirectoryError : public std::runtime_error {

@@ -276,9 +276,10 @@ void Stream::on_close(uv_handle_t* handle) {
   if (self->pending_end_ && !self->ended_) {
     self->ended_ = true;
     self->handler_.on_stream_end(*self, *self->pending_end_);
-  } else if (self->pending_end_ == StreamEnd::WriteFailed && self->write_failure_pending_) {
+  } else if (self->pending_end_ && self->write_failure_pending_) {
+    // Sending failed after the peer's FIN (write error or TLS failure).
     self->write_failure_pending_ = false;
-    self->handler_.on_stream_end(*self, StreamEnd::WriteFailed);
+    self->handler_.on_stream_end(*self, *self->pending_end_);
   }
   self->handler_.on_stream_closed(*self);  // may delete self
 }

@@ -121,7 +121,8 @@ ProtectionConfig read_protection(const json& section) {
   only_keys(section, "protection",
             {"enabled", "window_seconds", "tarpit_after_failures", "tarpit_step_ms",
              "tarpit_max_ms", "address_failures", "user_failures", "user_address_failures",
-             "password_spray_users", "lockout_seconds", "known_good_seconds", "table_entries"});
+             "password_spray_users", "lockout_seconds", "known_good_seconds", "table_entries",
+             "known_good_entries"});
   ProtectionConfig protection;
   if (auto enabled = section.find("enabled"); enabled != section.end()) {
     if (!enabled->is_boolean()) throw ConfigError("protection: \"enabled\" must be true or false");
@@ -139,6 +140,8 @@ ProtectionConfig read_protection(const json& section) {
   read_number(section, "lockout_seconds", where, protection.lockout_seconds);
   read_number(section, "known_good_seconds", where, protection.known_good_seconds, /*minimum=*/0);
   read_number(section, "table_entries", where, protection.table_entries, /*minimum=*/100);
+  read_number(section, "known_good_entries", where, protection.known_good_entries,
+              /*minimum=*/100);
   return protection;
 }
 

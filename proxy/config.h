@@ -91,12 +91,15 @@ struct ProtectionConfig {
   std::uint32_t password_spray_users = 20;  // one wrong password, this many users
   std::uint32_t lockout_seconds = 900;
   // A user's address that logged in this recently still gets in while the
-  // user or the password is locked out (an attack elsewhere must not lock
-  // the owner out).
+  // user, the password or the address (a shared NAT) is locked out: an
+  // attack elsewhere must not lock the owner out.
   std::uint32_t known_good_seconds = 30 * 86400;
-  // Entries per table (five tables; about 200 bytes an entry); the least
-  // recently used entry makes room.
+  // Entries per failure table (four tables; about 300 bytes an entry); the
+  // least recently used entry makes room.
   std::uint32_t table_entries = 20000;
+  // Known-good (user, address) pairs kept; they last longer than failures,
+  // so they get a table of their own, sized for the active users.
+  std::uint32_t known_good_entries = 100000;
 };
 
 // Exactly one source: "file", "url" (podgate-directory servers) or

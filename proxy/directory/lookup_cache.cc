@@ -8,7 +8,7 @@ namespace podgate::proxy {
 std::string LookupCache::key(std::string_view user, directory::Protocol protocol) {
   std::string key(directory::to_string(protocol));
   key += ' ';
-  for (char c : user) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  key += directory::lower_case(user);
   return key;
 }
 

@@ -1,11 +1,14 @@
 // A map from text keys to values that never holds more than `capacity`
 // entries: inserting into a full table evicts the entry used least recently.
 // The login guard keeps its counters in these, so an attacker who makes up
-// endless addresses or user names costs a fixed amount of memory. Not
-// thread-safe; the owner locks.
+// endless addresses or user names costs a fixed amount of memory. Entries
+// `Pinned` says must stay (lockouts in force) are passed over while a few of
+// the oldest entries are not, so flooding the table does not lift a lock.
+// Not thread-safe; the owner locks.
 #pragma once
 
 #include <cstddef>
+#include <iterator>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -13,7 +16,14 @@
 
 namespace podgate::proxy {
 
-template <typename Value>
+struct NeverPinned {
+  template <typename Value>
+  bool operator()(const Value&) const {
+    return false;
+  }
+};
+
+template <typename Value, typename Pinned = NeverPinned>
 class BoundedTable {
  public:
   explicit BoundedTable(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
@@ -55,9 +65,22 @@ class BoundedTable {
  private:
   using Entry = std::pair<std::string, Value>;
 
+  // The oldest entry that is not pinned among the last few; the oldest of
+  // all if they are all pinned (the bound on memory comes first).
   void evict_oldest() {
-    index_.erase(recency_.back().first);
-    recency_.pop_back();
+    constexpr int kPinnedPassedOver = 16;
+    auto victim = std::prev(recency_.end());
+    auto candidate = victim;
+    for (int looked = 0; looked < kPinnedPassedOver; ++looked) {
+      if (!Pinned{}(candidate->second)) {
+        victim = candidate;
+        break;
+      }
+      if (candidate == recency_.begin()) break;
+      --candidate;
+    }
+    index_.erase(victim->first);
+    recency_.erase(victim);
   }
 
   std::size_t capacity_;

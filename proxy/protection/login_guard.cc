@@ -9,19 +9,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "backend-directory/directory.h"
+
 namespace podgate::proxy {
 
 namespace {
 
 constexpr std::int64_t kMsPerSecond = 1000;
-
-std::string lower_case(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return lower;
-}
 
 std::string hex(std::uint64_t value) {
   char text[17];
@@ -59,12 +53,10 @@ LoginGuard::LoginGuard()
 
 LoginGuard::LoginGuard(const Key& key)
     : key_(key),
-      tables_{{{LockKind::Address, &ProtectionConfig::address_failures, BoundedTable<Counter>(1)},
-               {LockKind::User, &ProtectionConfig::user_failures, BoundedTable<Counter>(1)},
-               {LockKind::UserAddress, &ProtectionConfig::user_address_failures,
-                BoundedTable<Counter>(1)},
-               {LockKind::Password, &ProtectionConfig::password_spray_users,
-                BoundedTable<Counter>(1)}}},
+      tables_{{{LockKind::Address, &ProtectionConfig::address_failures, Counters(1)},
+               {LockKind::User, &ProtectionConfig::user_failures, Counters(1)},
+               {LockKind::UserAddress, &ProtectionConfig::user_address_failures, Counters(1)},
+               {LockKind::Password, &ProtectionConfig::password_spray_users, Counters(1)}}},
       known_good_(1) {
   resize(ProtectionConfig{});
 }
@@ -90,7 +82,7 @@ std::uint64_t LoginGuard::keyed_hash(std::string_view a, std::string_view b) con
 LoginAttempt LoginGuard::attempt(std::string_view user, std::string_view password,
                                  std::string address) const {
   LoginAttempt attempt;
-  attempt.user = lower_case(user);
+  attempt.user = directory::lower_case(user);
   attempt.address = std::move(address);
   attempt.user_password = keyed_hash(attempt.user, password);
   attempt.password = keyed_hash("", password);
@@ -112,16 +104,24 @@ std::string LoginGuard::key_of(LockKind kind, const LoginAttempt& attempt) {
 }
 
 std::string LoginGuard::subject_of(LockKind kind, const std::string& key) {
+  std::string subject;
   switch (kind) {
     case LockKind::UserAddress: {
       std::size_t nul = key.find('\0');
-      return key.substr(0, nul) + " from " + key.substr(nul + 1);
+      subject = key.substr(0, nul) + " from " + key.substr(nul + 1);
+      break;
     }
     case LockKind::Password:
-      return "password #" + key;
+      subject = "password #" + key;
+      break;
     default:
-      return key;
+      subject = key;
   }
+  // A user name is the client's text: no line breaks into the log.
+  for (char& c : subject) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return subject;
 }
 
 void LoginGuard::resize(const ProtectionConfig& config) {
@@ -130,8 +130,8 @@ void LoginGuard::resize(const ProtectionConfig& config) {
       each.counters.set_capacity(config.table_entries);
     }
   }
-  if (known_good_.capacity() != config.table_entries) {
-    known_good_.set_capacity(config.table_entries);
+  if (known_good_.capacity() != config.known_good_entries) {
+    known_good_.set_capacity(config.known_good_entries);
   }
 }
 
@@ -147,22 +147,44 @@ bool LoginGuard::known_good(const LoginAttempt& attempt, const ProtectionConfig&
          now_ms - *last_success < std::int64_t{config.known_good_seconds} * kMsPerSecond;
 }
 
-std::optional<LockKind> LoginGuard::refusal(const LoginAttempt& attempt,
-                                            const ProtectionConfig& config, std::int64_t now_ms) {
+std::uint32_t LoginGuard::failures(LockKind kind, const LoginAttempt& attempt) {
+  const Counter* counter = table(kind).counters.find(key_of(kind, attempt));
+  return counter ? counter->failures : 0;
+}
+
+std::uint32_t LoginGuard::tarpit_ms(std::uint32_t failures_from_here,
+                                    const ProtectionConfig& config) {
+  if (failures_from_here < config.tarpit_after_failures) return 0;
+  std::uint64_t steps = failures_from_here - config.tarpit_after_failures + 1;
+  return static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(config.tarpit_max_ms, steps * config.tarpit_step_ms));
+}
+
+std::optional<LoginGuard::Refusal> LoginGuard::refusal(const LoginAttempt& attempt,
+                                                       const ProtectionConfig& config,
+                                                       std::int64_t now_ms) {
   if (!config.enabled) return std::nullopt;
   std::lock_guard lock(mutex_);
   resize(config);
-  for (LockKind kind : {LockKind::Address, LockKind::UserAddress}) {
-    if (locked(kind, key_of(kind, attempt), now_ms)) return kind;
+  std::optional<LockKind> lock_in_force;
+  if (locked(LockKind::UserAddress, key_of(LockKind::UserAddress, attempt), now_ms)) {
+    lock_in_force = LockKind::UserAddress;
+  } else if (!known_good(attempt, config, now_ms)) {
+    // An attack from elsewhere, with the same password, or from behind the
+    // same NAT does not keep the owner out where they logged in before.
+    for (LockKind kind : {LockKind::Address, LockKind::User, LockKind::Password}) {
+      if (locked(kind, key_of(kind, attempt), now_ms)) {
+        lock_in_force = kind;
+        break;
+      }
+    }
   }
-  // An attack on the user or with the password from elsewhere does not
-  // keep the owner out where they logged in before.
-  bool locked_for_user = locked(LockKind::User, key_of(LockKind::User, attempt), now_ms);
-  bool locked_password = locked(LockKind::Password, key_of(LockKind::Password, attempt), now_ms);
-  if ((locked_for_user || locked_password) && !known_good(attempt, config, now_ms)) {
-    return locked_for_user ? LockKind::User : LockKind::Password;
-  }
-  return std::nullopt;
+  if (!lock_in_force) return std::nullopt;
+  // As long as a failure counted now would wait, so that the answer's
+  // timing does not tell a lockout from a wrong password.
+  std::uint32_t from_here =
+      std::max(failures(LockKind::Address, attempt), failures(LockKind::UserAddress, attempt)) + 1;
+  return Refusal{*lock_in_force, tarpit_ms(from_here, config)};
 }
 
 LoginGuard::FailureOutcome LoginGuard::record_failure(const LoginAttempt& attempt,
@@ -179,30 +201,35 @@ LoginGuard::FailureOutcome LoginGuard::record_failure(const LoginAttempt& attemp
     Counter& counter = each.counters.get(key);
     if (counter.locked_until_ms > now_ms) continue;  // raced the lock: already refused
     bool lock_over = counter.locked_until_ms != 0;
-    if (lock_over || now_ms - counter.last_failure_ms > window_ms) counter = Counter{};
+    if (lock_over || counter.failures == 0 || now_ms - counter.window_start_ms > window_ms) {
+      // A fixed window from the first failure: a steady trickle of typos
+      // (a NAT full of users) starts over instead of adding up forever.
+      counter = Counter{};
+      counter.window_start_ms = now_ms;
+    }
     auto& recent = counter.recent;
     bool repeat = std::find(recent.begin(), recent.end(), attempt.user_password) != recent.end();
     if (!repeat) {
       recent[counter.next_recent] = attempt.user_password;
       counter.next_recent = (counter.next_recent + 1) % kRecentFailures;
       ++counter.failures;
-      counter.last_failure_ms = now_ms;
     }
     if (each.kind == LockKind::Address || each.kind == LockKind::UserAddress) {
       guesses_from_here = std::max(guesses_from_here, counter.failures);
     }
     if (!repeat && counter.failures >= config.*each.threshold) {
       counter.locked_until_ms = now_ms + std::int64_t{config.lockout_seconds} * kMsPerSecond;
+      // The list is bounded like the tables: past four tables' worth, the
+      // oldest entry goes (its lock still holds; only its end is not logged).
+      if (active_locks_.size() >= 4 * std::size_t{config.table_entries}) {
+        active_locks_.pop_front();
+      }
       active_locks_.push_back({each.kind, key, counter.locked_until_ms});
       outcome.started.push_back(
           {each.kind, subject_of(each.kind, key), counter.failures, counter.locked_until_ms});
     }
   }
-  if (guesses_from_here >= config.tarpit_after_failures) {
-    std::uint64_t steps = guesses_from_here - config.tarpit_after_failures + 1;
-    outcome.tarpit_ms = static_cast<std::uint32_t>(
-        std::min<std::uint64_t>(config.tarpit_max_ms, steps * config.tarpit_step_ms));
-  }
+  outcome.tarpit_ms = tarpit_ms(guesses_from_here, config);
   return outcome;
 }
 
@@ -213,8 +240,8 @@ void LoginGuard::record_success(const LoginAttempt& attempt, const ProtectionCon
   resize(config);
   std::string key = user_at(attempt.user, attempt.address);
   known_good_.get(key) = now_ms;
-  // Typos before the right password are forgiven, unless already locked
-  // (a success cannot happen then: locked logins never reach the pod).
+  // Typos before the right password are forgiven, unless the pair is
+  // locked meanwhile (a login admitted just before the lock started).
   if (Counter* counter = table(LockKind::UserAddress).counters.find(key);
       counter && counter->locked_until_ms == 0) {
     table(LockKind::UserAddress).counters.erase(key);
@@ -227,7 +254,7 @@ std::vector<Lockout> LoginGuard::expire(std::int64_t now_ms) {
   std::erase_if(active_locks_, [&](const ActiveLock& active) {
     if (active.until_ms > now_ms) return false;
     Lockout lockout{active.kind, subject_of(active.kind, active.key), 0, active.until_ms};
-    BoundedTable<Counter>& counters = table(active.kind).counters;
+    Counters& counters = table(active.kind).counters;
     if (Counter* counter = counters.find(active.key);
         counter && counter->locked_until_ms == active.until_ms) {
       lockout.failures = counter->failures;

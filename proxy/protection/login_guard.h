@@ -13,10 +13,13 @@
 // hashes are useless outside this process).
 //
 // Past a counter's threshold, logins are refused for the lockout window;
-// user and password lockouts spare an address the user logged in from
-// recently (known good). Counters start over after a quiet window and when
-// their lockout ends. Every table is bounded (least recently used entries
-// go), so memory stays fixed whatever an attacker makes up.
+// address, user and password lockouts spare an address the user logged in
+// from recently (known good). A refusal waits as long as a failure would,
+// so its timing does not give the lockout away. Counters start over
+// `window_seconds` after their first failure and when their lockout ends.
+// Every table is bounded (least recently used entries go, lockouts in force
+// last), and so is the list of lockouts, so memory stays fixed whatever an
+// attacker makes up.
 //
 // Pure logic with the time passed in, and thread-safe: all workers share one.
 #pragma once
@@ -24,6 +27,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -65,9 +69,14 @@ class LoginGuard {
 
   LoginAttempt attempt(std::string_view user, std::string_view password, std::string address) const;
 
+  struct Refusal {
+    LockKind kind = LockKind::Address;
+    // The wait a failure from here would get now.
+    std::uint32_t tarpit_ms = 0;
+  };
   // The lock that refuses this attempt now, if any.
-  std::optional<LockKind> refusal(const LoginAttempt& attempt, const ProtectionConfig& config,
-                                  std::int64_t now_ms);
+  std::optional<Refusal> refusal(const LoginAttempt& attempt, const ProtectionConfig& config,
+                                 std::int64_t now_ms);
 
   struct FailureOutcome {
     // Extra wait before the failure answer (the tarpit).
@@ -99,15 +108,19 @@ class LoginGuard {
 
   struct Counter {
     std::uint32_t failures = 0;
-    std::int64_t last_failure_ms = 0;
+    std::int64_t window_start_ms = 0;  // the first failure counted
     std::int64_t locked_until_ms = 0;  // 0: not locked
     std::array<std::uint64_t, kRecentFailures> recent{};
     std::size_t next_recent = 0;
   };
+  struct Locked {
+    bool operator()(const Counter& counter) const { return counter.locked_until_ms != 0; }
+  };
+  using Counters = BoundedTable<Counter, Locked>;
   struct Table {
     LockKind kind;
     std::uint32_t ProtectionConfig::*threshold;
-    BoundedTable<Counter> counters;
+    Counters counters;
   };
   struct ActiveLock {
     LockKind kind;
@@ -120,6 +133,8 @@ class LoginGuard {
   static std::string subject_of(LockKind kind, const std::string& key);
   bool locked(LockKind kind, const std::string& key, std::int64_t now_ms);
   bool known_good(const LoginAttempt& attempt, const ProtectionConfig& config, std::int64_t now_ms);
+  std::uint32_t failures(LockKind kind, const LoginAttempt& attempt);
+  static std::uint32_t tarpit_ms(std::uint32_t failures_from_here, const ProtectionConfig& config);
   void resize(const ProtectionConfig& config);
   std::uint64_t keyed_hash(std::string_view a, std::string_view b) const;
 
@@ -127,7 +142,7 @@ class LoginGuard {
   mutable std::mutex mutex_;
   std::array<Table, 4> tables_;
   BoundedTable<std::int64_t> known_good_;  // "user\0address" -> last success
-  std::vector<ActiveLock> active_locks_;
+  std::deque<ActiveLock> active_locks_;    // in the order they started
 };
 
 }  // namespace podgate::proxy

@@ -46,11 +46,11 @@ std::int64_t LoginProtection::now_ms() {
   return static_cast<std::int64_t>(core::now_ns() / 1000000);
 }
 
-std::optional<LockKind> LoginProtection::refusal(const LoginAttempt& attempt,
-                                                 const ProtectionConfig& config) {
-  std::optional<LockKind> lock = guard_.refusal(attempt, config, now_ms());
-  if (lock) per_kind(refused_, *lock).add();
-  return lock;
+std::optional<LoginGuard::Refusal> LoginProtection::refusal(const LoginAttempt& attempt,
+                                                            const ProtectionConfig& config) {
+  std::optional<LoginGuard::Refusal> refusal = guard_.refusal(attempt, config, now_ms());
+  if (refusal) per_kind(refused_, refusal->kind).add();
+  return refusal;
 }
 
 std::uint32_t LoginProtection::failed(const LoginAttempt& attempt, const ProtectionConfig& config) {

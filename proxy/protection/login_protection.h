@@ -31,7 +31,8 @@ class LoginProtection {
     return guard_.attempt(user, password, address);
   }
   // The lock that refuses this login now (counted), if any.
-  std::optional<LockKind> refusal(const LoginAttempt& attempt, const ProtectionConfig& config);
+  std::optional<LoginGuard::Refusal> refusal(const LoginAttempt& attempt,
+                                             const ProtectionConfig& config);
   // A wrong password or unknown user: the extra wait for the answer.
   std::uint32_t failed(const LoginAttempt& attempt, const ProtectionConfig& config);
   void succeeded(const LoginAttempt& attempt, const ProtectionConfig& config);

@@ -18,6 +18,9 @@ namespace {
 // Time allowed for queued output to reach a closing client before we drop it.
 constexpr std::uint64_t kCloseGraceMs = 5000;
 constexpr std::uint64_t kNsPerMs = 1000000;
+// Time a connection over its address's limit gets to finish the TLS
+// handshake that carries its refusal.
+constexpr std::uint64_t kRefusalHandshakeMs = 3000;
 
 std::uint64_t seconds_ms(std::uint32_t seconds) {
   return std::uint64_t{seconds} * 1000;
@@ -77,6 +80,7 @@ void Session::start(uv_stream_t* server) {
     return;
   }
   record_.client = client_->peer().text();
+  client_address_key_ = address_key(client_->peer());
   admit_client_address();
   arm_preauth_deadline();
   if (listener_.tls == ListenerTls::Implicit) {
@@ -94,7 +98,7 @@ void Session::start(uv_stream_t* server) {
 
 void Session::admit_client_address() {
   if (!worker_.connection_limits) return;
-  std::string key = address_key(client_->peer());
+  const std::string& key = client_address_key_;
   AddressConnectionLimiter& limiter = worker_.connection_limits->per_address;
   AddressConnectionLimiter::Admission admission = limiter.admit(key);
   if (admission.admitted) {
@@ -103,6 +107,13 @@ void Session::admit_client_address() {
   }
   over_address_limit_ = true;
   worker_.connection_limits->over_address_limit.add();
+  // It still holds a place under limits.max_connections: a client that
+  // never finishes its TLS handshake must not keep it for the whole
+  // pre-auth time, or one host could fill the cap after all.
+  preauth_deadline_ns_ =
+      accepted_ns_ + std::min<std::uint64_t>(kRefusalHandshakeMs,
+                                             seconds_ms(worker_.config->timeouts.preauth_seconds)) *
+                         kNsPerMs;
   if (admission.first_refusal) {
     spdlog::warn(
         "client address {} has {} connections open (limits.max_connections_per_address): "
@@ -312,16 +323,14 @@ void Session::start_login(std::string user, std::string password) {
 }
 
 bool Session::guard_admits(const std::string& user, const std::string& password) {
-  if (!worker_.protection) return true;
-  std::string address = address_key(client_->peer());
-  if (address.empty()) return true;
+  if (!worker_.protection || client_address_key_.empty()) return true;
   const ProtectionConfig& config = worker_.config->protection;
-  LoginAttempt attempt = worker_.protection->attempt(user, password, address);
-  if (auto lock = worker_.protection->refusal(attempt, config)) {
-    // Answered like a wrong password, as slowly as the worst tarpit: the
+  LoginAttempt attempt = worker_.protection->attempt(user, password, client_address_key_);
+  if (auto refusal = worker_.protection->refusal(attempt, config)) {
+    // Answered like a wrong password, and after the same wait: the
     // attacker learns nothing, and the pod never sees the guess.
-    record_.lockout = to_string(*lock);
-    tarpit_ms_ = config.tarpit_max_ms;
+    record_.lockout = to_string(refusal->kind);
+    tarpit_ms_ = refusal->tarpit_ms;
     login_failed(LoginFailure::AuthFailed);
     return false;
   }
@@ -489,7 +498,18 @@ void Session::send_failure_answer() {
   state_ = State::PreAuth;
   answer_login_failed(pending_failure_);
   refusal_smtp_code_.clear();
-  if (++refused_logins_ >= worker_.config->limits.max_auth_attempts) {
+  if (worker_.stopping) {
+    // A login that was under way when the drain began got its answer; no
+    // new one starts.
+    send(shutdown_goodbye());
+    finish("shutdown");
+    return;
+  }
+  // Guesses count; a pod that is down or a busy mailbox says nothing of
+  // the client.
+  bool guessed = pending_failure_ == LoginFailure::AuthFailed ||
+                 pending_failure_ == LoginFailure::Disabled;
+  if (guessed && ++refused_logins_ >= worker_.config->limits.max_auth_attempts) {
     // Each refusal costs a directory lookup and a pod login; a client that
     // keeps guessing must reconnect (and meet the connection limits).
     send(too_many_auth_attempts_goodbye());
@@ -600,13 +620,15 @@ void Session::drain() {
     case State::TlsHandshake:
     case State::PreAuth:
     case State::StartTlsHandshake:
+      // Not logged in, no login under way: nothing to wait for.
+      shut_down();
+      return;
     case State::DirectoryLookup:
     case State::BackendConnect:
     case State::BackendLogin:
     case State::FailureDelay:
-      // Not logged in yet: nothing of the user's is under way to wait for.
-      shut_down();
-      return;
+      // A login under way gets its answer: a refusal is followed by the
+      // goodbye (send_failure_answer), a success is drained like the rest.
     case State::Relay:
       // The client ends it (LOGOUT, QUIT) or the end of the drain window does.
     case State::Closing:

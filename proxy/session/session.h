@@ -186,6 +186,7 @@ class Session : public core::StreamHandler, public LiveSession {
   // The attempt under way as the brute-force guard counts it (no password).
   std::optional<LoginAttempt> guarded_attempt_;
   std::uint32_t tarpit_ms_ = 0;  // the guard's extra wait for this refusal
+  std::string client_address_key_;  // address_key() of the client
   // Directory answers may arrive after the session is gone: they hold a
   // weak reference to this and do nothing once it expired.
   std::shared_ptr<char> alive_ = std::make_shared<char>();

@@ -106,8 +106,7 @@ void check_directory_answer(const Response& response, const DirectoryAnswer& ans
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (response.status == 404) {
     const auto error = body.is_object() ? body.find("error") : body.end();
-    const bool unknown_user =
-        error != body.end() && error->is_string() && *error == "unknown user";
+    const bool unknown_user = error != body.end() && error->is_string() && *error == "unknown user";
     check((answer.kind == Kind::UnknownUser) == unknown_user);
   } else {
     check(answer.kind != Kind::UnknownUser);
@@ -136,9 +135,9 @@ void check_directory_answer(const Response& response, const DirectoryAnswer& ans
   check_servers(route);
 
   // What podgate-directory would write for this route reads back the same.
-  const LookupAnswer again = podgate::directory::decode_lookup_answer(
-      podgate::directory::encode_lookup_answer("user@example.com", Protocol::Imap, route,
-                                               answer.lookup.ttl_seconds));
+  const LookupAnswer again =
+      podgate::directory::decode_lookup_answer(podgate::directory::encode_lookup_answer(
+          "user@example.com", Protocol::Imap, route, answer.lookup.ttl_seconds));
   check(same_route(again.route, route));
   check(again.ttl_seconds == (route.servers.empty() ? 0 : answer.lookup.ttl_seconds));
 }

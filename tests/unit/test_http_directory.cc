@@ -307,6 +307,7 @@ TEST_CASE("What a podgate-directory answer means, without I/O", "[http_directory
   DirectoryAnswer broken = answer(200, R"({"pod": "pod-1")");
   CHECK(broken.kind == Kind::Failed);
   CHECK(broken.problem.rfind("unusable answer: ", 0) == 0);
-  CHECK(answer(200, R"({"pod": "pod-1", "enabled": true, "ttl": 30, "servers": ["db:143"]})")
-            .kind == Kind::Failed);
+  DirectoryAnswer host_name =
+      answer(200, R"({"pod": "pod-1", "enabled": true, "ttl": 30, "servers": ["db:143"]})");
+  CHECK(host_name.kind == Kind::Failed);
 }

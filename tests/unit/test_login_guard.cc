@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 
 #include "proxy/protection/bounded_table.h"
@@ -36,6 +37,14 @@ ProtectionConfig small_config() {
   return config;
 }
 
+// The kind of lock that refuses the attempt, if any.
+std::optional<LockKind> refused_by(LoginGuard& guard, const LoginAttempt& attempt,
+                                   const ProtectionConfig& config, std::int64_t now) {
+  auto refusal = guard.refusal(attempt, config, now);
+  if (!refusal) return std::nullopt;
+  return refusal->kind;
+}
+
 std::string numbered(const char* prefix, int n) {
   return prefix + std::to_string(n);
 }
@@ -66,11 +75,11 @@ TEST_CASE("guessing one user from one address locks that pair only", "[protectio
   std::int64_t now = 1000 * kSecond;
   for (int i = 0; i < 2; ++i) {
     LoginAttempt guess = guard.attempt("Alice@Example.com", numbered("guess", i), "192.0.2.1");
-    REQUIRE_FALSE(guard.refusal(guess, config, now));
+    REQUIRE_FALSE(refused_by(guard, guess, config, now));
     CHECK(guard.record_failure(guess, config, now).started.empty());
   }
   LoginAttempt third = guard.attempt("alice@example.com", "guess2", "192.0.2.1");
-  REQUIRE_FALSE(guard.refusal(third, config, now));
+  REQUIRE_FALSE(refused_by(guard, third, config, now));
   auto outcome = guard.record_failure(third, config, now);
   REQUIRE(outcome.started.size() == 1);
   CHECK(outcome.started[0].kind == LockKind::UserAddress);
@@ -78,18 +87,19 @@ TEST_CASE("guessing one user from one address locks that pair only", "[protectio
   CHECK(outcome.started[0].failures == 3);
 
   // Even the right password from there is refused now ...
-  CHECK(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.1"), config, now) ==
+  CHECK(refused_by(guard, guard.attempt("alice@example.com", "right", "192.0.2.1"), config, now) ==
         LockKind::UserAddress);
   // ... but not from elsewhere, and not for other users from there.
-  CHECK_FALSE(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.9"), config, now));
-  CHECK_FALSE(guard.refusal(guard.attempt("bob@example.com", "x", "192.0.2.1"), config, now));
+  CHECK_FALSE(
+      refused_by(guard, guard.attempt("alice@example.com", "right", "192.0.2.9"), config, now));
+  CHECK_FALSE(refused_by(guard, guard.attempt("bob@example.com", "x", "192.0.2.1"), config, now));
 
   // The lockout ends after lockout_seconds, and the count starts over.
   CHECK(guard.expire(now + 29 * kSecond).empty());
   auto ended = guard.expire(now + 30 * kSecond);
   REQUIRE(ended.size() == 1);
   CHECK(ended[0].kind == LockKind::UserAddress);
-  CHECK_FALSE(guard.refusal(third, config, now + 30 * kSecond));
+  CHECK_FALSE(refused_by(guard, third, config, now + 30 * kSecond));
   CHECK(guard.sizes().locked == 0);
 }
 
@@ -99,7 +109,7 @@ TEST_CASE("a repeated wrong password counts once", "[protection]") {
   LoginAttempt stale = guard.attempt("alice@example.com", "old-password", "192.0.2.1");
   for (int i = 0; i < 50; ++i) {
     CHECK(guard.record_failure(stale, config, i * kSecond).started.empty());
-    CHECK_FALSE(guard.refusal(stale, config, i * kSecond));
+    CHECK_FALSE(refused_by(guard, stale, config, i * kSecond));
   }
   // A different guess still counts.
   guard.record_failure(guard.attempt("alice@example.com", "b", "192.0.2.1"), config, 50 * kSecond);
@@ -132,7 +142,7 @@ TEST_CASE("one address trying many users is locked as an address", "[protection]
   int refused_at = -1;
   for (int i = 0; i < 100; ++i) {
     LoginAttempt attempt = guard.attempt(numbered("user", i), "Summer2026!", "198.51.100.7");
-    if (auto lock = guard.refusal(attempt, config, kSecond)) {
+    if (auto lock = refused_by(guard, attempt, config, kSecond)) {
       CHECK(*lock == LockKind::Address);
       refused_at = i;
       break;
@@ -141,7 +151,7 @@ TEST_CASE("one address trying many users is locked as an address", "[protection]
   }
   CHECK(refused_at == 6);
   // IPv6 addresses are counted per /64 by the caller: the key is what counts.
-  CHECK_FALSE(guard.refusal(guard.attempt("user0", "x", "198.51.100.8"), config, kSecond));
+  CHECK_FALSE(refused_by(guard, guard.attempt("user0", "x", "198.51.100.8"), config, kSecond));
 }
 
 TEST_CASE("one password against many users from many addresses is locked", "[protection]") {
@@ -154,11 +164,11 @@ TEST_CASE("one password against many users from many addresses is locked", "[pro
         guard.attempt(numbered("user", i), "Summer2026!", numbered("198.51.100.", i)), config,
         kSecond);
   }
-  CHECK(guard.refusal(guard.attempt("user7", "Summer2026!", "192.0.2.50"), config, kSecond) ==
+  CHECK(refused_by(guard, guard.attempt("user7", "Summer2026!", "192.0.2.50"), config, kSecond) ==
         LockKind::Password);
-  CHECK_FALSE(guard.refusal(guard.attempt("user7", "other", "192.0.2.50"), config, kSecond));
+  CHECK_FALSE(refused_by(guard, guard.attempt("user7", "other", "192.0.2.50"), config, kSecond));
   // Where the owner logged in before, the same password still gets through.
-  CHECK_FALSE(guard.refusal(owner_login, config, kSecond));
+  CHECK_FALSE(refused_by(guard, owner_login, config, kSecond));
 }
 
 TEST_CASE("a user attacked from many addresses is locked except where it logged in before",
@@ -173,11 +183,11 @@ TEST_CASE("a user attacked from many addresses is locked except where it logged 
         guard.attempt("alice@example.com", numbered("guess", i), numbered("198.51.100.", i)),
         config, kSecond);
   }
-  CHECK(guard.refusal(guard.attempt("alice@example.com", "right", "192.0.2.77"), config, kSecond) ==
-        LockKind::User);
-  CHECK_FALSE(guard.refusal(owner, config, kSecond));
+  CHECK(refused_by(guard, guard.attempt("alice@example.com", "right", "192.0.2.77"), config,
+                   kSecond) == LockKind::User);
+  CHECK_FALSE(refused_by(guard, owner, config, kSecond));
   // Known good only for as long as configured.
-  CHECK(guard.refusal(owner, config, 3600 * kSecond) == LockKind::User);
+  CHECK(refused_by(guard, owner, config, 3600 * kSecond) == LockKind::User);
 }
 
 TEST_CASE("quiet counters start over after the window", "[protection]") {
@@ -228,7 +238,7 @@ TEST_CASE("a disabled guard neither counts nor refuses", "[protection]") {
   for (int i = 0; i < 20; ++i) {
     guard.record_failure(guard.attempt("alice", numbered("x", i), "192.0.2.1"), config, 0);
   }
-  CHECK_FALSE(guard.refusal(attempt, config, 0));
+  CHECK_FALSE(refused_by(guard, attempt, config, 0));
   CHECK(guard.sizes().user == 0);
 }
 
@@ -241,4 +251,72 @@ TEST_CASE("the guard keeps hashes, not passwords", "[protection]") {
   CHECK(a.password != other_key.attempt("alice", "secret", "192.0.2.1").password);
   // ("ab","c") and ("a","bc") are different pairs.
   CHECK(guard.attempt("ab", "c", "x").user_password != guard.attempt("a", "bc", "x").user_password);
+}
+
+TEST_CASE("a refusal waits as long as a failure from there would", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  std::uint32_t last_failure_wait = 0;
+  for (int i = 0; i < 3; ++i) {
+    last_failure_wait =
+        guard.record_failure(guard.attempt("alice", numbered("g", i), "192.0.2.1"), config, 0)
+            .tarpit_ms;
+  }
+  CHECK(last_failure_wait == 200);
+  auto refusal = guard.refusal(guard.attempt("alice", "g9", "192.0.2.1"), config, 0);
+  REQUIRE(refusal);
+  CHECK(refusal->kind == LockKind::UserAddress);
+  CHECK(refusal->tarpit_ms == 250);  // the next step, capped, as a fourth failure would get
+  // A lock on the user, refused at a fresh address: no tarpit there, as for
+  // a first wrong password.
+  config.user_failures = 3;
+  for (int i = 0; i < 3; ++i) {
+    guard.record_failure(guard.attempt("bob", numbered("b", i), numbered("198.51.100.", i)), config,
+                         0);
+  }
+  auto fresh = guard.refusal(guard.attempt("bob", "b9", "203.0.113.1"), config, 0);
+  REQUIRE(fresh);
+  CHECK(fresh->kind == LockKind::User);
+  CHECK(fresh->tarpit_ms == 0);
+}
+
+TEST_CASE("an address lock spares users who logged in from there before", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginAttempt colleague = guard.attempt("carol", "right", "192.0.2.1");
+  guard.record_success(colleague, config, 0);
+  for (int i = 0; i < 6; ++i) {  // typos of many people behind one NAT
+    guard.record_failure(guard.attempt(numbered("user", i), "typo", "192.0.2.1"), config, 0);
+  }
+  CHECK(refused_by(guard, guard.attempt("dave", "x", "192.0.2.1"), config, 0) == LockKind::Address);
+  CHECK_FALSE(refused_by(guard, colleague, config, 0));
+}
+
+TEST_CASE("flooding the tables does not lift a lockout", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.table_entries = 100;
+  for (int i = 0; i < 4; ++i) {
+    guard.record_failure(guard.attempt("alice", numbered("g", i), numbered("198.51.100.", i)),
+                         config, 0);
+  }
+  LoginAttempt stranger = guard.attempt("alice", "right", "203.0.113.9");
+  REQUIRE(refused_by(guard, stranger, config, 0) == LockKind::User);
+  for (int i = 0; i < 1000; ++i) {  // made-up users from made-up places
+    guard.record_failure(guard.attempt(numbered("made-up", i), "x", numbered("a", i)), config, 0);
+  }
+  CHECK(refused_by(guard, stranger, config, 0) == LockKind::User);
+  CHECK(guard.sizes().user == 100);
+}
+
+TEST_CASE("lockout subjects hold no line breaks", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginGuard::FailureOutcome outcome;
+  for (int i = 0; i < 3; ++i) {
+    outcome = guard.record_failure(
+        guard.attempt("eve\r\nlockout end: user alice", numbered("g", i), "192.0.2.1"), config, 0);
+  }
+  REQUIRE(outcome.started.size() == 1);
+  CHECK(outcome.started[0].subject == "eve??lockout end: user alice from 192.0.2.1");
 }
