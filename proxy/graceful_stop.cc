@@ -67,6 +67,9 @@ void GracefulStop::on_worker_ended(uv_async_t* handle) {
   for (const auto& worker : self->workers_) {
     if (!worker->ended()) return;
   }
+  // A worker says it ended just before it wakes us: joining it makes sure
+  // that wake-up is done before done_() lets the handle close.
+  for (const auto& worker : self->workers_) worker->join();
   self->finished_ = true;
   self->window_.stop();
   self->done_();

@@ -221,6 +221,19 @@ class ReloadDrainTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertEqual((line["result"], line["close_reason"]), ("ok", "shutdown"))
         self.assertIn("drain window over", pg.stderr_text())
 
+    def test_sigterm_lets_a_login_under_way_get_its_answer(self):
+        pg = self.podgate("pg-inflight", {"timeouts": {"auth_failure_delay_ms": 1500}})
+        r = self.raw(pg=pg)
+        r.send("w LOGIN %s wrong-Pw-0f0f0\r\n" % ALICE)
+        time.sleep(0.3)  # the pod said no; the answer waits out its delay
+        pg.proc.send_signal(signal.SIGTERM)
+        lines = r.read_until_closed(timeout=5)
+        self.assertTrue(lines and lines[0].startswith(b"w NO [AUTHENTICATIONFAILED]"), lines)
+        self.assertTrue(lines[-1].startswith(b"* BYE"), lines)
+        self.assertEqual(pg.proc.wait(5), 0)
+        line = self.access_line(r.client_addr, pg=pg)
+        self.assertEqual((line["result"], line["close_reason"]), ("auth_failed", "shutdown"))
+
     def test_a_second_sigterm_closes_everything_at_once(self):
         pg = self.podgate("pg-twice", {"workers": 2})
         logged = self.logged_in(pg)
