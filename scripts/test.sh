@@ -29,18 +29,20 @@ run_suite() {
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-run_suite build -DPODGATE_TLS=boringssl
+# Two test files at a time (each on its own ports): the integration tests
+# mostly wait on pods, timeouts and the network, not on the CPU.
+run_suite build -DPODGATE_TLS=boringssl -- -j2
 # The OpenSSL build proves the TLS code on the other library: the suites that
 # never touch TLS (the directory service, HTTP directories, pod faults,
 # brute-force and connection limits) run in the other two builds only, to
 # keep the whole run within its time.
 run_suite build-openssl -DPODGATE_TLS=openssl \
-  -- -E "test_directory_service|test_remote_directory|test_imap_faults|test_faults|test_check_config|test_protection|test_connection_limits"
-run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  -- -j2 -E "test_directory_service|test_remote_directory|test_imap_faults|test_faults|test_check_config|test_protection|test_connection_limits"
+run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -- -j2
 
 echo "=== build-fuzz: libFuzzer targets (clang)"
 scripts/setup.sh --deps-only
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON >/dev/null
 ninja -C build-fuzz fuzzers
-run_ctest build-fuzz
+run_ctest build-fuzz -j2
 echo "suites: ${total} passed, 0 failed"

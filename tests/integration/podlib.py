@@ -30,6 +30,7 @@ import json
 import os
 import pwd
 import grp
+import random
 import re
 import shutil
 import signal
@@ -164,12 +165,32 @@ def cert_der(cert_path):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
+# Ports handed out by free_port() come from below the kernel's ephemeral
+# range (32768-60999), so no outgoing connection can take one between the
+# check and the daemon's bind; each test process draws from its own block
+# (by PID), so suites run side by side (ctest -j) do not draw the same one.
+_PORT_BLOCKS = 8
+_PORT_BLOCK_SIZE = 2000
+_PORT_BASE = 16000
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    block = _PORT_BASE + (os.getpid() % _PORT_BLOCKS) * _PORT_BLOCK_SIZE
+    for _ in range(200):
+        port = block + random.randrange(_PORT_BLOCK_SIZE)
+        if port in _ports_given:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d" % (block, block + _PORT_BLOCK_SIZE - 1))
 
 
 class RefusingPort:
