@@ -1,3 +1,4 @@
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -14,7 +15,9 @@ namespace {
 
 std::string write_config(const std::string& text) {
   static int counter = 0;
-  auto folder = std::filesystem::temp_directory_path() / "podgate-config-test";
+  // One folder per process: ctest runs test cases side by side.
+  auto folder = std::filesystem::temp_directory_path() /
+                ("podgate-config-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(folder);
   auto path = folder / ("config-" + std::to_string(++counter) + ".json");
   std::ofstream(path) << text;
