@@ -75,8 +75,13 @@ class PodgateTarget:
             "domains": {"example.com": {"pod": "pod-1"}},
         }
         listeners = [{"protocol": p, "tls": t} for p, t in CASE_LISTENERS.values()]
+        # As deployed: the brute-force guard on (every bench login succeeds,
+        # so it only records known-good addresses); the per-address
+        # connection limit off, as the whole load comes from 127.0.0.1.
+        extra = {"protection": {"enabled": True},
+                 "limits": {"max_connections_per_address": 0}}
         self.pg = podlib.Podgate(os.path.join(root, "podgate"), listeners, directory, cert, key,
-                                 binary=binary)
+                                 extra_config=extra, binary=binary)
         self.workers_wanted = workers
         self.workers = None  # what podgate was given; None = its own default
         self.ports = {case: self.pg.port(p, t) for case, (p, t) in CASE_LISTENERS.items()}
