@@ -26,14 +26,22 @@ PROTECTION = {
 }
 
 
+LISTENERS = [{"protocol": "imap", "tls": "implicit"},
+             {"protocol": "imap", "tls": "starttls"},
+             {"protocol": "pop3", "tls": "implicit"}]
+
+
 class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
-    world_kwargs = {"start_podgate": False}
+    world_kwargs = {"start_podgate": False, "pop3": True}
+    # the attackers' guesses must not reach a log either
+    extra_secrets = ["guess-000", "guess-199", "pop-guess-00", "Spring2026!", "botnet-00",
+                     "old-Pw-from-2025"]
 
     @classmethod
     def set_up_more(cls):
         extra = {"protection": PROTECTION, "timeouts": {"auth_failure_delay_ms": 0},
                  "admin": {"listen": "127.0.0.1:%d" % podlib.free_port()}}
-        cls.pg = cls.world.podgate = cls.world.new_podgate("podgate", extra)
+        cls.pg = cls.world.podgate = cls.world.new_podgate("podgate", extra, listeners=LISTENERS)
         cls.admin = AdminClient(cls.pg)
 
     # -- helpers ----------------------------------------------------------
@@ -45,6 +53,20 @@ class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             return self.login(r, user, password)
         finally:
             r.close()
+
+    def pop3_attempt(self, user, password, source):
+        """USER and PASS over POP3S on a fresh connection; the PASS answer."""
+        raw = podlib.connect(self.pg.port("pop3", "implicit"), source=source)
+        sock = podlib.client_tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            lines = sock.makefile("rb")
+            lines.readline()  # greeting
+            sock.sendall(("USER %s\r\n" % user).encode())
+            lines.readline()
+            sock.sendall(("PASS %s\r\n" % password).encode())
+            return lines.readline().rstrip(b"\r\n")
+        finally:
+            sock.close()
 
     def pod_mismatches(self, pod, user):
         """Wrong passwords the pod itself checked for `user` (Dovecot logs
@@ -159,6 +181,20 @@ class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         mark = self.log_mark()
         self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.2.1"), "L", "OK")
         self.assertEqual(self.records_from("127.0.2.1", mark, 1)[0].get("lockout"), None)
+
+    def test_pop3_guesses_are_counted_and_refused_alike(self):
+        user = "alice@example.com"  # pod-1
+        before = self.pod_mismatches(self.world.pod1, user)
+        for i in range(12):
+            answer = self.pop3_attempt(user, "pop-guess-%02d" % i, "127.0.4.1")
+            self.assertTrue(answer.startswith(b"-ERR [AUTH]"), answer)
+        self.assertEqual(self.pod_mismatches(self.world.pod1, user) - before,
+                         PROTECTION["user_address_failures"])
+        self.assertIn("lockout start: user_address alice@example.com from 127.0.4.1",
+                      self.pg.stderr_text())
+        # The guard is shared by the protocols: IMAP from there is locked too.
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.4.1"),
+                          "L", "NO", "AUTHENTICATIONFAILED")
 
     def test_tracker_size_is_reported(self):
         self.attempt("nobody@example.com", "x-Pw-1", "127.0.3.1")
