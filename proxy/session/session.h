@@ -12,8 +12,10 @@
 //                                   └──────── refused ────────┴──> FailureDelay ──> PreAuth
 //   any state ──> Closing (one close reason, one access-log line)
 //
-// When podgate stops, drain() closes every state before Relay at once
-// ("shutdown") and leaves Relay to end by itself; shut_down() closes any.
+// When podgate stops, drain() closes a session with no login under way at
+// once ("shutdown"), lets a login under way get its answer (a refusal is
+// followed by the goodbye) and leaves Relay to end by itself; shut_down()
+// closes any.
 //
 // Limits: a connection over limits.max_connections_per_address gets its
 // "too many connections" answer where the greeting would go, then Closing;
@@ -180,12 +182,12 @@ class Session : public core::StreamHandler, public LiveSession {
   std::uint32_t refusal_wait_ms_ = 0;  // auth_http's Auth-Wait for this refusal
   std::string refusal_smtp_code_;
   unsigned login_attempts_ = 0;
-  unsigned refused_logins_ = 0;                  // answered refusals, for limits.max_auth_attempts
+  unsigned refused_logins_ = 0;  // refusals for the credentials, for limits.max_auth_attempts
   AddressConnectionLimiter::Slot address_slot_;  // held until finish()
   bool over_address_limit_ = false;
   // The attempt under way as the brute-force guard counts it (no password).
   std::optional<LoginAttempt> guarded_attempt_;
-  std::uint32_t tarpit_ms_ = 0;  // the guard's extra wait for this refusal
+  std::uint32_t tarpit_ms_ = 0;     // the guard's extra wait for this refusal
   std::string client_address_key_;  // address_key() of the client
   // Directory answers may arrive after the session is gone: they hold a
   // weak reference to this and do nothing once it expired.
