@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libcli11-dev node-llhttp
   python3 curl dovecot-imapd dovecot-pop3d dovecot-submissiond
   dovecot-lmtpd postfix swaks
+  libnet-ssleay-perl  # swaks speaks TLS (STARTTLS, --tls-on-connect) through Net::SSLeay
   clang libclang-rt-14-dev
 )
 missing=()
@@ -32,5 +33,6 @@ fi
 [ "${1:-}" = "--deps-only" ] && exit 0
 build_dir="${1:-build}"
 shift || true
-cmake -S . -B "$build_dir" -G Ninja "$@" >/dev/null
+# Our own builds treat warnings as errors (a plain cmake build does not).
+cmake -S . -B "$build_dir" -G Ninja -DPODGATE_WERROR=ON "$@" >/dev/null
 ninja -C "$build_dir"

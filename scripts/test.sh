@@ -31,7 +31,9 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Two test files at a time (each on its own ports): the integration tests
 # mostly wait on pods, timeouts and the network, not on the CPU.
-run_suite build -DPODGATE_TLS=boringssl -- -j2
+# The main build is a Release build, as a packager makes it (with our
+# warnings as errors on top): what the compiler says at -O3 is seen here.
+run_suite build -DPODGATE_TLS=boringssl -DCMAKE_BUILD_TYPE=Release -- -j2
 # The OpenSSL build proves the TLS code on the other library: the suites that
 # never touch TLS (the directory service, HTTP directories, pod faults,
 # brute-force and connection limits) run in the other two builds only, to
@@ -42,7 +44,7 @@ run_suite build-asan -DPODGATE_TLS=boringssl -DPODGATE_SANITIZE=ON -DCMAKE_BUILD
 
 echo "=== build-fuzz: libFuzzer targets (clang)"
 scripts/setup.sh --deps-only
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON >/dev/null
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODGATE_FUZZ=ON -DPODGATE_WERROR=ON >/dev/null
 ninja -C build-fuzz fuzzers
 run_ctest build-fuzz -j2
 echo "suites: ${total} passed, 0 failed"

@@ -113,7 +113,12 @@ Scale scale_for(const PhaseSamples& samples) {
 std::string curve(const std::vector<double>& sorted, const Scale& scale) {
   std::size_t n = sorted.size();
   std::size_t points = std::min(n, kMaxPointsPerCurve);
-  std::string d = "M" + number(scale.x(sorted.front())) + "," + number(Scale::y(0));
+  // Appended piece by piece: GCC 12 misreads "M" + std::string as an
+  // overlapping copy (-Wrestrict, GCC bug 105329).
+  std::string d = "M";
+  d += number(scale.x(sorted.front()));
+  d += ',';
+  d += number(Scale::y(0));
   double previous_share = 0;
   for (std::size_t k = 0; k < points; ++k) {
     std::size_t i = points == 1 ? n - 1 : k * (n - 1) / (points - 1);

@@ -18,7 +18,10 @@ namespace {
 
 std::string host_header(const Url& origin) {
   std::string host = bracketed_host(origin.host);
-  if (origin.port != 80) host += ":" + std::to_string(origin.port);
+  if (origin.port != 80) {
+    host += ':';  // not ":" + std::to_string(): GCC 12's -Wrestrict misreads it (bug 105329)
+    host += std::to_string(origin.port);
+  }
   return host;
 }
 

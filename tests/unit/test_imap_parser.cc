@@ -128,8 +128,11 @@ std::vector<Event> parse_everywhere(std::string_view input, const Options& optio
 // "{n}\r\n" (or "{n+}\r\n") followed by the data, pipelined as a test client
 // may do even for a synchronizing literal.
 std::string literal(std::string_view data, bool synchronizing = true) {
-  return "{" + std::to_string(data.size()) + (synchronizing ? "}\r\n" : "+}\r\n") +
-         std::string(data);
+  std::string text = "{";
+  text += std::to_string(data.size());
+  text += synchronizing ? "}\r\n" : "+}\r\n";
+  text += data;
+  return text;
 }
 
 void check_command(const Event& event, std::string_view tag, CommandKind kind,
