@@ -8,6 +8,9 @@
 #include <optional>
 #include <string>
 
+#include "proxy/close_reason.h"
+#include "proxy/login_outcome.h"
+
 namespace podgate::proxy {
 
 // Durations in milliseconds; a phase the session never reached stays empty.
@@ -31,8 +34,11 @@ struct SessionRecord {
   std::string backend;
   std::string tls = "none";
   std::string backend_tls = "none";  // TLS version on the pod link
-  std::string result = "no_login";   // ok, auth_failed, disabled, unavailable, no_login
-  std::string close_reason;
+  // How the last login attempt ended (none: no attempt). The access log
+  // shows it as "result" (result_name(): ok, auth_failed, disabled,
+  // unavailable, in_use; no_login without an attempt) and as "outcome".
+  std::optional<LoginOutcome> outcome;
+  std::optional<CloseReason> close_reason;
   // The lockout that refused the last login without asking a pod ("" for
   // none): address, user, user_address or password. The client saw an
   // ordinary failure.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "core/log_text.h"
 #include "proxy/directory/directory_client.h"
 
 namespace podgate::proxy {
@@ -129,7 +130,8 @@ core::http::Response AdminApi::kick(const core::http::Request& request) {
   // marked by now, so a second round leaves no old route behind.
   each_worker_([&](Worker& worker) { worker.directory->forget(user->second); });
   kicked_.add(kicked);
-  spdlog::info("admin: kicked {} session(s) of {}", kicked, user->second);
+  // The name comes from the request: no line breaks of its own into the log.
+  spdlog::info("admin: kicked {} session(s) of {}", kicked, core::log_safe(user->second));
   return json_answer(200, json{{"user", user->second}, {"kicked", kicked}});
 }
 

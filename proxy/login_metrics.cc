@@ -56,7 +56,7 @@ LoginMetrics::LoginMetrics(core::metrics::Registry& registry)
 
 void LoginMetrics::session_closed(directory::Protocol protocol, const SessionRecord& record) {
   sessions_active_.sub();
-  if (record.result != "ok") return;
+  if (record.outcome != LoginOutcome::LoggedIn) return;
   PerProtocol& counters = of(protocol);
   counters.bytes_from_client->add(record.bytes_from_client);
   counters.bytes_to_client->add(record.bytes_to_client);
@@ -73,8 +73,10 @@ void LoginMetrics::login_answered(directory::Protocol protocol, const SessionRec
   observe_ms(counters.backend_connect, record.phases.backend_connect);
   observe_ms(counters.backend_auth, record.phases.backend_auth);
   observe_ms(counters.total, record.phases.total);
+  if (!record.outcome) return;
+  std::string_view result = result_name(*record.outcome);
   for (std::size_t i = 0; i < kResults.size(); ++i) {
-    if (record.result == kResults[i]) counters.results[i]->add();
+    if (result == kResults[i]) counters.results[i]->add();
   }
 }
 
@@ -92,6 +94,14 @@ void LoginMetrics::backend_connect_failed(const std::string& pod) {
   registry_
       .counter("podgate_backend_connect_failures_total",
                "Pod servers that refused, timed out or never greeted, by pod", label("pod", pod))
+      .add();
+}
+
+void LoginMetrics::backend_login_fault(const std::string& pod) {
+  registry_
+      .counter("podgate_backend_login_faults_total",
+               "Pod answers during the login that said nothing about the credentials, by pod",
+               label("pod", pod))
       .add();
 }
 

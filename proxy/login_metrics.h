@@ -7,6 +7,9 @@
 //    the answer came from (file, cache, stale, directory, auth_http);
 //  - podgate_backend_connect_failures_total{pod}: pod servers that refused,
 //    timed out or never greeted;
+//  - podgate_backend_login_faults_total{pod}: pod answers during the login
+//    that were no verdict on the credentials (pod_verdict.h), and pods that
+//    gave none in time;
 //  - podgate_relayed_bytes_total{protocol,direction} and the live sessions.
 // Every series a login touches is registered up front and held by
 // reference, so counting takes no lock and no lookup by name; only a pod's
@@ -30,10 +33,11 @@ class LoginMetrics {
   void session_opened() { sessions_active_.add(); }
   void session_closed(directory::Protocol protocol, const SessionRecord& record);
   void tls_handshake_done(directory::Protocol protocol, double ms);
-  // A login attempt was answered (record.result says how); its phases.
+  // A login attempt was answered (record.outcome says how); its phases.
   void login_answered(directory::Protocol protocol, const SessionRecord& record);
   void directory_answered(std::string_view source, double ms);
   void backend_connect_failed(const std::string& pod);
+  void backend_login_fault(const std::string& pod);
 
  private:
   static constexpr std::size_t kProtocols = 3;

@@ -53,9 +53,9 @@ void AuthHttpDirectory::close() {
   client_->close();
 }
 
-core::metrics::Counter& AuthHttpDirectory::count(LookupOutcome outcome) {
-  if (outcome == LookupOutcome::Found) return answered_ok_;
-  if (outcome == LookupOutcome::Refused) return answered_refused_;
+core::metrics::Counter& AuthHttpDirectory::count(const LookupResult& result) {
+  if (result.route) return answered_ok_;
+  if (result.failure == LoginOutcome::DirectoryRefused) return answered_refused_;
   return failed_;
 }
 
@@ -66,7 +66,7 @@ void AuthHttpDirectory::lookup(const LookupRequest& request, LookupDone done) {
   http.headers = {
       {"Auth-Method", "plain"},
       {"Auth-User", auth_http_escape(request.user)},
-      {"Auth-Pass", auth_http_escape(request.password)},
+      {"Auth-Pass", request.password ? auth_http_escape(request.password->view()) : ""},
       {"Auth-Protocol", directory::to_string(request.protocol)},
       {"Auth-Login-Attempt", std::to_string(request.attempt)},
       {"Client-IP", request.client_ip},
@@ -78,17 +78,16 @@ void AuthHttpDirectory::lookup(const LookupRequest& request, LookupDone done) {
     LookupResult result;
     if (!answer.ok) {
       spdlog::warn("auth_http {}: {}", client_->origin().text, answer.error);
-      result.source = "auth_http";
-      result.outcome = LookupOutcome::Unavailable;
+      result = LookupResult::without_route(LoginOutcome::DirectoryUnavailable, "auth_http");
     } else {
       result = interpret_auth_http_answer(answer.response, protocol);
-      if (result.outcome == LookupOutcome::Unavailable) {
+      if (!result.route && result.failure == LoginOutcome::DirectoryUnavailable) {
         spdlog::warn("auth_http {}: unusable answer (HTTP {}, Auth-Status {})",
                      client_->origin().text, answer.response.status,
                      answer.response.header("Auth-Status").value_or("missing"));
       }
     }
-    count(result.outcome).add();
+    count(result).add();
     done(std::move(result));
   });
 }

@@ -41,10 +41,11 @@ class AuthHttpDirectory : public DirectoryClient {
   ~AuthHttpDirectory() override;
 
   void lookup(const LookupRequest& request, LookupDone done) override;
+  bool wants_password() const override { return true; }
   void close() override;
 
  private:
-  core::metrics::Counter& count(LookupOutcome outcome);
+  core::metrics::Counter& count(const LookupResult& result);
 
   std::unique_ptr<core::http::Client> client_;
   core::metrics::Counter& answered_ok_;

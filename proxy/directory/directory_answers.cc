@@ -77,11 +77,11 @@ LookupResult interpret_auth_http_answer(const core::http::Response& response,
   result.source = "auth_http";
   auto status = response.header("Auth-Status");
   if (response.status != 200 || !status) {
-    result.outcome = LookupOutcome::Unavailable;
+    result.failure = LoginOutcome::DirectoryUnavailable;
     return result;
   }
   if (*status != "OK") {
-    result.outcome = LookupOutcome::Refused;
+    result.failure = LoginOutcome::DirectoryRefused;
     result.wait_seconds = parse_seconds(response.header("Auth-Wait"));
     if (auto code = response.header("Auth-Error-Code"); code && usable_smtp_error_code(*code)) {
       result.smtp_error_code = *code;
@@ -91,27 +91,26 @@ LookupResult interpret_auth_http_answer(const core::http::Response& response,
   auto server = response.header("Auth-Server");
   auto port = response.header("Auth-Port");
   if (!server || !port) {
-    result.outcome = LookupOutcome::Unavailable;
+    result.failure = LoginOutcome::DirectoryUnavailable;
     return result;
   }
   std::string text = core::bracketed_host(*server) + ":" + *port;
   auto address = core::parse_socket_address(text);
   if (!address) {
-    result.outcome = LookupOutcome::Unavailable;
+    result.failure = LoginOutcome::DirectoryUnavailable;
     return result;
   }
   directory::Route route;
   route.pod = "auth_http";
   route.servers.push_back(directory::Server{text, *address});
   (void)protocol;
-  result.outcome = LookupOutcome::Found;
   result.route = std::move(route);
   // Taken as they are: nginx does not unescape them either.
   if (auto user = response.header("Auth-User"); user && !user->empty()) {
     result.backend_user = *user;
   }
   if (auto pass = response.header("Auth-Pass"); pass && !pass->empty()) {
-    result.backend_password = *pass;
+    result.backend_password.emplace(*pass);
   }
   return result;
 }

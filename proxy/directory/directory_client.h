@@ -11,30 +11,28 @@
 #include <vector>
 
 #include "backend-directory/directory.h"
+#include "core/secret.h"
+#include "proxy/login_outcome.h"
 
 namespace podgate::proxy {
 
 struct LookupRequest {
   std::string user;
-  // Only auth_http sends it (its service checks the password); the other
-  // clients never look at it.
-  std::string password;
+  // Set only for a source that checks the password itself (auth_http:
+  // wants_password()), and valid only during the lookup() call: the
+  // password is not copied into requests that do not need it.
+  const Secret* password = nullptr;
   directory::Protocol protocol = directory::Protocol::Imap;
   std::string client_ip;
   bool client_tls = false;
   unsigned attempt = 1;  // logins tried on this connection, this one included
 };
 
-enum class LookupOutcome {
-  Found,        // route says where to log in
-  UnknownUser,  // answered like a wrong password
-  Refused,      // auth_http said no (wrong password, blocked...)
-  Unavailable,  // no directory could answer now
-};
-
 struct LookupResult {
-  LookupOutcome outcome = LookupOutcome::Unavailable;
+  // Where to log in. Without one, `failure` says why: UnknownUser,
+  // DirectoryRefused (auth_http said no) or DirectoryUnavailable.
   std::optional<directory::Route> route;
+  LoginOutcome failure = LoginOutcome::DirectoryUnavailable;
   // Where the answer came from, for the access log: "file", "cache",
   // "stale", "directory", "auth_http".
   const char* source = "";
@@ -44,18 +42,17 @@ struct LookupResult {
   std::uint32_t wait_seconds = 0;
   std::string smtp_error_code;
   std::optional<std::string> backend_user;
-  std::optional<std::string> backend_password;
+  std::optional<Secret> backend_password;
 
   static LookupResult found(directory::Route route, const char* source) {
     LookupResult result;
-    result.outcome = LookupOutcome::Found;
     result.route = std::move(route);
     result.source = source;
     return result;
   }
-  static LookupResult without_route(LookupOutcome outcome, const char* source) {
+  static LookupResult without_route(LoginOutcome why, const char* source) {
     LookupResult result;
-    result.outcome = outcome;
+    result.failure = why;
     result.source = source;
     return result;
   }
@@ -69,6 +66,8 @@ class DirectoryClient {
   // `done` runs exactly once, possibly before lookup() returns (a cached or
   // embedded answer). The caller makes sure it is still alive (see Session).
   virtual void lookup(const LookupRequest& request, LookupDone done) = 0;
+  // The source checks the password itself and needs it in the request.
+  virtual bool wants_password() const { return false; }
   // Drops cached answers for the user (the admin kicked them: they moved).
   virtual void forget(const std::string& /*user*/) {}
   // SIGHUP: the embedded directory rereads its file.

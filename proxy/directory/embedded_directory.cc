@@ -11,7 +11,7 @@ void EmbeddedDirectory::lookup(const LookupRequest& request, LookupDone done) {
   LookupResult result;
   result.source = "file";
   result.route = snapshot()->lookup(request.user, request.protocol);
-  result.outcome = result.route ? LookupOutcome::Found : LookupOutcome::UnknownUser;
+  if (!result.route) result.failure = LoginOutcome::UnknownUser;
   done(std::move(result));
 }
 

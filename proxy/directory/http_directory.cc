@@ -89,7 +89,7 @@ void HttpDirectory::lookup(const LookupRequest& request, LookupDone done) {
   }
   if (hit.state == LookupCache::State::FreshUnknown) {
     counters_.negative_hits.add();
-    done(LookupResult::without_route(LookupOutcome::UnknownUser, "cache"));
+    done(LookupResult::without_route(LoginOutcome::UnknownUser, "cache"));
     return;
   }
   if (auto it = in_flight_.find(key); it != in_flight_.end()) {
@@ -141,7 +141,7 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
     counters_.requests_ok.add();
     preferred_ = url_index;
     if (!flight.forgotten) cache_->store_unknown(key, core::now_ns());
-    complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
+    complete(key, LookupResult::without_route(LoginOutcome::UnknownUser, "directory"));
     return;
   } else if (answer.kind == DirectoryAnswer::Kind::UnusableName) {
     // The directory cannot use this user name (too long, not UTF-8...):
@@ -149,7 +149,7 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
     counters_.requests_ok.add();
     spdlog::warn("directory {}: refused the lookup of a user name ({} bytes)", url,
                  flight.user.size());
-    complete(key, LookupResult::without_route(LookupOutcome::UnknownUser, "directory"));
+    complete(key, LookupResult::without_route(LoginOutcome::UnknownUser, "directory"));
     return;
   } else if (answer.kind == DirectoryAnswer::Kind::Found) {
     counters_.requests_ok.add();
@@ -178,13 +178,18 @@ void HttpDirectory::on_answer(const std::string& key, std::size_t url_index,
     return;
   }
   counters_.unavailable.add();
-  complete(key, LookupResult::without_route(LookupOutcome::Unavailable, "directory"));
+  complete(key, LookupResult::without_route(LoginOutcome::DirectoryUnavailable, "directory"));
 }
 
 void HttpDirectory::complete(const std::string& key, LookupResult result) {
   auto node = in_flight_.extract(key);
   if (node.empty()) return;
-  for (auto& waiter : node.mapped().waiters) waiter(result);
+  // Every waiter gets the same answer; a podgate-directory answer never
+  // carries credentials, so a route and a reason are all there is to copy.
+  for (auto& waiter : node.mapped().waiters) {
+    waiter(result.route ? LookupResult::found(*result.route, result.source)
+                        : LookupResult::without_route(result.failure, result.source));
+  }
 }
 
 }  // namespace podgate::proxy

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "backend-directory/directory.h"
+#include "core/log_text.h"
 
 namespace podgate::proxy {
 
@@ -28,7 +29,20 @@ std::string user_at(const std::string& user, const std::string& address) {
   return user + '\0' + address;
 }
 
+// A known-good address is spared these (never user_address: that is the
+// guessing itself).
+constexpr std::array<LockKind, 3> kSparedKinds{LockKind::Address, LockKind::User,
+                                               LockKind::Password};
+
 }  // namespace
+
+// Forgets the failures and the lock, but not the guesses still in flight:
+// their verdicts are yet to come.
+void LoginGuard::start_over(Counter& counter) {
+  auto in_flight = std::move(counter.in_flight);
+  counter = Counter{};
+  counter.in_flight = std::move(in_flight);
+}
 
 const char* to_string(LockKind kind) {
   switch (kind) {
@@ -118,10 +132,7 @@ std::string LoginGuard::subject_of(LockKind kind, const std::string& key) {
       subject = key;
   }
   // A user name is the client's text: no line breaks into the log.
-  for (char& c : subject) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return subject;
+  return core::log_safe(subject);
 }
 
 void LoginGuard::resize(const ProtectionConfig& config) {
@@ -160,39 +171,131 @@ std::uint32_t LoginGuard::tarpit_ms(std::uint32_t failures_from_here,
       std::min<std::uint64_t>(config.tarpit_max_ms, steps * config.tarpit_step_ms));
 }
 
-std::optional<LoginGuard::Refusal> LoginGuard::refusal(const LoginAttempt& attempt,
-                                                       const ProtectionConfig& config,
-                                                       std::int64_t now_ms) {
+bool LoginGuard::full(LockKind kind, const LoginAttempt& attempt, const ProtectionConfig& config,
+                      std::int64_t now_ms) {
+  Table& each = table(kind);
+  const Counter* counter = each.counters.find(key_of(kind, attempt));
+  std::uint32_t threshold = config.*each.threshold;
+  if (counter == nullptr) return threshold == 0;
+  // Failures still counting: within the window, and not before a lock that
+  // has ended (record_failure() starts those counters over).
+  bool in_window =
+      now_ms - counter->window_start_ms <= std::int64_t{config.window_seconds} * kMsPerSecond;
+  std::uint32_t counted = counter->locked_until_ms == 0 && in_window ? counter->failures : 0;
+  // The same guess again (counted, or in flight) takes no new place.
+  const auto& recent = counter->recent;
+  auto counted_already = [&](std::uint64_t hash) {
+    return counted > 0 && std::find(recent.begin(), recent.end(), hash) != recent.end();
+  };
+  if (counted_already(attempt.user_password)) return false;
+  std::uint64_t taken = counted;
+  for (const auto& [hash, sessions] : counter->in_flight) {
+    if (hash == attempt.user_password) return false;
+    if (!counted_already(hash)) ++taken;
+  }
+  return taken >= threshold;
+}
+
+std::optional<LoginGuard::Refusal> LoginGuard::refusal_locked(const LoginAttempt& attempt,
+                                                              const ProtectionConfig& config,
+                                                              std::int64_t now_ms) {
   if (!config.enabled) return std::nullopt;
-  std::lock_guard lock(mutex_);
   resize(config);
-  std::optional<LockKind> lock_in_force;
+  std::optional<LockKind> refused_by;
+  bool spared = known_good(attempt, config, now_ms);
+  // A lock in force first, then a counter full of guesses in flight; an
+  // attack from elsewhere, with the same password, or from behind the same
+  // NAT does not keep the owner out where they logged in before.
   if (locked(LockKind::UserAddress, key_of(LockKind::UserAddress, attempt), now_ms)) {
-    lock_in_force = LockKind::UserAddress;
-  } else if (!known_good(attempt, config, now_ms)) {
-    // An attack from elsewhere, with the same password, or from behind the
-    // same NAT does not keep the owner out where they logged in before.
-    for (LockKind kind : {LockKind::Address, LockKind::User, LockKind::Password}) {
+    refused_by = LockKind::UserAddress;
+  } else if (!spared) {
+    for (LockKind kind : kSparedKinds) {
       if (locked(kind, key_of(kind, attempt), now_ms)) {
-        lock_in_force = kind;
+        refused_by = kind;
         break;
       }
     }
   }
-  if (!lock_in_force) return std::nullopt;
+  if (!refused_by && full(LockKind::UserAddress, attempt, config, now_ms)) {
+    refused_by = LockKind::UserAddress;
+  }
+  if (!refused_by && !spared) {
+    for (LockKind kind : kSparedKinds) {
+      if (full(kind, attempt, config, now_ms)) {
+        refused_by = kind;
+        break;
+      }
+    }
+  }
+  if (!refused_by) return std::nullopt;
   // As long as a failure counted now would wait, so that the answer's
   // timing does not tell a lockout from a wrong password.
   std::uint32_t from_here =
       std::max(failures(LockKind::Address, attempt), failures(LockKind::UserAddress, attempt)) + 1;
-  return Refusal{*lock_in_force, tarpit_ms(from_here, config)};
+  return Refusal{*refused_by, tarpit_ms(from_here, config)};
+}
+
+std::optional<LoginGuard::Refusal> LoginGuard::refusal(const LoginAttempt& attempt,
+                                                       const ProtectionConfig& config,
+                                                       std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  return refusal_locked(attempt, config, now_ms);
+}
+
+std::optional<LoginGuard::Refusal> LoginGuard::admit(const LoginAttempt& attempt,
+                                                     const ProtectionConfig& config,
+                                                     std::int64_t now_ms) {
+  if (!config.enabled) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  if (auto refused = refusal_locked(attempt, config, now_ms)) return refused;
+  for (Table& each : tables_) {
+    auto& in_flight = each.counters.get(key_of(each.kind, attempt)).in_flight;
+    auto same = std::find_if(in_flight.begin(), in_flight.end(), [&](const auto& entry) {
+      return entry.first == attempt.user_password;
+    });
+    if (same != in_flight.end()) {
+      ++same->second;
+    } else {
+      in_flight.emplace_back(attempt.user_password, 1);
+    }
+  }
+  ++in_flight_;
+  return std::nullopt;
+}
+
+void LoginGuard::land(const LoginAttempt& attempt) {
+  bool was_in_flight = false;
+  for (Table& each : tables_) {
+    std::string key = key_of(each.kind, attempt);
+    Counter* counter = each.counters.find(key);
+    if (counter == nullptr) continue;
+    auto& in_flight = counter->in_flight;
+    auto same = std::find_if(in_flight.begin(), in_flight.end(), [&](const auto& entry) {
+      return entry.first == attempt.user_password;
+    });
+    if (same == in_flight.end()) continue;
+    was_in_flight = true;
+    if (--same->second == 0) in_flight.erase(same);
+    // Made for this attempt only: nothing left to remember.
+    if (counter->failures == 0 && counter->locked_until_ms == 0 && in_flight.empty()) {
+      each.counters.erase(key);
+    }
+  }
+  if (was_in_flight && in_flight_ > 0) --in_flight_;
+}
+
+void LoginGuard::release(const LoginAttempt& attempt) {
+  std::lock_guard lock(mutex_);
+  land(attempt);
 }
 
 LoginGuard::FailureOutcome LoginGuard::record_failure(const LoginAttempt& attempt,
                                                       const ProtectionConfig& config,
                                                       std::int64_t now_ms) {
   FailureOutcome outcome;
-  if (!config.enabled) return outcome;
   std::lock_guard lock(mutex_);
+  land(attempt);
+  if (!config.enabled) return outcome;
   resize(config);
   const std::int64_t window_ms = std::int64_t{config.window_seconds} * kMsPerSecond;
   std::uint32_t guesses_from_here = 0;  // the tarpit follows the address's count
@@ -204,7 +307,7 @@ LoginGuard::FailureOutcome LoginGuard::record_failure(const LoginAttempt& attemp
     if (lock_over || counter.failures == 0 || now_ms - counter.window_start_ms > window_ms) {
       // A fixed window from the first failure: a steady trickle of typos
       // (a NAT full of users) starts over instead of adding up forever.
-      counter = Counter{};
+      start_over(counter);
       counter.window_start_ms = now_ms;
     }
     auto& recent = counter.recent;
@@ -235,16 +338,18 @@ LoginGuard::FailureOutcome LoginGuard::record_failure(const LoginAttempt& attemp
 
 void LoginGuard::record_success(const LoginAttempt& attempt, const ProtectionConfig& config,
                                 std::int64_t now_ms) {
-  if (!config.enabled) return;
   std::lock_guard lock(mutex_);
+  land(attempt);
+  if (!config.enabled) return;
   resize(config);
   std::string key = user_at(attempt.user, attempt.address);
   known_good_.get(key) = now_ms;
   // Typos before the right password are forgiven, unless the pair is
   // locked meanwhile (a login admitted just before the lock started).
-  if (Counter* counter = table(LockKind::UserAddress).counters.find(key);
-      counter && counter->locked_until_ms == 0) {
-    table(LockKind::UserAddress).counters.erase(key);
+  Counters& pairs = table(LockKind::UserAddress).counters;
+  if (Counter* counter = pairs.find(key); counter && counter->locked_until_ms == 0) {
+    start_over(*counter);
+    if (counter->in_flight.empty()) pairs.erase(key);
   }
 }
 
@@ -258,7 +363,8 @@ std::vector<Lockout> LoginGuard::expire(std::int64_t now_ms) {
     if (Counter* counter = counters.find(active.key);
         counter && counter->locked_until_ms == active.until_ms) {
       lockout.failures = counter->failures;
-      counters.erase(active.key);  // starts over
+      start_over(*counter);
+      if (counter->in_flight.empty()) counters.erase(active.key);
     }
     ended.push_back(std::move(lockout));
     return true;
@@ -275,6 +381,7 @@ LoginGuard::Sizes LoginGuard::sizes() const {
   sizes.password = tables_[static_cast<std::size_t>(LockKind::Password)].counters.size();
   sizes.known_good = known_good_.size();
   sizes.locked = active_locks_.size();
+  sizes.in_flight = in_flight_;
   return sizes;
 }
 

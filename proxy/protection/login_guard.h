@@ -12,6 +12,13 @@
 // stored: only a keyed hash (HMAC-SHA256 under a key made at start, so the
 // hashes are useless outside this process).
 //
+// Guesses still in flight count too: an attempt admitted and not yet judged
+// (the pod is checking it) holds a place under every counter's threshold,
+// so many connections at once, or clients that close before the verdict,
+// get no more guesses at the pod than the threshold. The same (user,
+// password) in flight on several connections holds one place: a client
+// that opens five connections with the right password is no attacker.
+//
 // Past a counter's threshold, logins are refused for the lockout window;
 // address, user and password lockouts spare an address the user logged in
 // from recently (known good). A refusal waits as long as a failure would,
@@ -32,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/config.h"
@@ -74,9 +82,17 @@ class LoginGuard {
     // The wait a failure from here would get now.
     std::uint32_t tarpit_ms = 0;
   };
-  // The lock that refuses this attempt now, if any.
+  // The lock (or the counter whose places are all taken by guesses in
+  // flight) that refuses this attempt now, if any.
   std::optional<Refusal> refusal(const LoginAttempt& attempt, const ProtectionConfig& config,
                                  std::int64_t now_ms);
+  // refusal(), and when there is none the attempt is in flight from now on:
+  // exactly one of record_failure(), record_success() or release() ends it.
+  std::optional<Refusal> admit(const LoginAttempt& attempt, const ProtectionConfig& config,
+                               std::int64_t now_ms);
+  // An admitted attempt ended without a verdict on its credentials (the pod
+  // was down, the session was shut down).
+  void release(const LoginAttempt& attempt);
 
   struct FailureOutcome {
     // Extra wait before the failure answer (the tarpit).
@@ -98,6 +114,7 @@ class LoginGuard {
   struct Sizes {
     std::size_t address = 0, user = 0, user_address = 0, password = 0, known_good = 0;
     std::size_t locked = 0;
+    std::size_t in_flight = 0;  // admitted attempts not yet judged
   };
   Sizes sizes() const;
 
@@ -112,11 +129,18 @@ class LoginGuard {
     std::int64_t locked_until_ms = 0;  // 0: not locked
     std::array<std::uint64_t, kRecentFailures> recent{};
     std::size_t next_recent = 0;
+    // Admitted guesses not judged yet: their (user, password) hash, and on
+    // how many connections it is in flight.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> in_flight;
   };
-  struct Locked {
-    bool operator()(const Counter& counter) const { return counter.locked_until_ms != 0; }
+  // Entries that must outlive a flood of others: lockouts in force, and
+  // guesses in flight (their verdict is still to be counted).
+  struct Pinned {
+    bool operator()(const Counter& counter) const {
+      return counter.locked_until_ms != 0 || !counter.in_flight.empty();
+    }
   };
-  using Counters = BoundedTable<Counter, Locked>;
+  using Counters = BoundedTable<Counter, Pinned>;
   struct Table {
     LockKind kind;
     std::uint32_t ProtectionConfig::*threshold;
@@ -131,7 +155,18 @@ class LoginGuard {
   Table& table(LockKind kind) { return tables_[static_cast<std::size_t>(kind)]; }
   static std::string key_of(LockKind kind, const LoginAttempt& attempt);
   static std::string subject_of(LockKind kind, const std::string& key);
+  std::optional<Refusal> refusal_locked(const LoginAttempt& attempt, const ProtectionConfig& config,
+                                        std::int64_t now_ms);
   bool locked(LockKind kind, const std::string& key, std::int64_t now_ms);
+  // Every place under the counter's threshold is taken (failures counted in
+  // the window plus other guesses in flight), and this attempt would take
+  // another.
+  bool full(LockKind kind, const LoginAttempt& attempt, const ProtectionConfig& config,
+            std::int64_t now_ms);
+  // Ends the attempt's place in flight under every counter; counters left
+  // with nothing to remember are dropped.
+  void land(const LoginAttempt& attempt);
+  static void start_over(Counter& counter);
   bool known_good(const LoginAttempt& attempt, const ProtectionConfig& config, std::int64_t now_ms);
   std::uint32_t failures(LockKind kind, const LoginAttempt& attempt);
   static std::uint32_t tarpit_ms(std::uint32_t failures_from_here, const ProtectionConfig& config);
@@ -143,6 +178,7 @@ class LoginGuard {
   std::array<Table, 4> tables_;
   BoundedTable<std::int64_t> known_good_;  // "user\0address" -> last success
   std::deque<ActiveLock> active_locks_;    // in the order they started
+  std::size_t in_flight_ = 0;
 };
 
 }  // namespace podgate::proxy

@@ -40,17 +40,42 @@ LoginProtection::LoginProtection(core::metrics::Registry& metrics) {
   }
   metrics.gauge_callback("podgate_protection_active_lockouts", "Lockouts in force now", "",
                          [this] { return static_cast<double>(guard_.sizes().locked); });
+  metrics.gauge_callback("podgate_protection_in_flight",
+                         "Logins the guard let through whose verdict is still to come", "",
+                         [this] { return static_cast<double>(guard_.sizes().in_flight); });
 }
 
 std::int64_t LoginProtection::now_ms() {
   return static_cast<std::int64_t>(core::now_ns() / 1000000);
 }
 
-std::optional<LoginGuard::Refusal> LoginProtection::refusal(const LoginAttempt& attempt,
-                                                            const ProtectionConfig& config) {
-  std::optional<LoginGuard::Refusal> refusal = guard_.refusal(attempt, config, now_ms());
-  if (refusal) per_kind(refused_, refusal->kind).add();
-  return refusal;
+std::variant<LoginGuard::Refusal, LoginProtection::Ticket> LoginProtection::admit(
+    const LoginAttempt& attempt, const ProtectionConfig& config) {
+  if (std::optional<LoginGuard::Refusal> refusal = guard_.admit(attempt, config, now_ms())) {
+    per_kind(refused_, refusal->kind).add();
+    return *refusal;
+  }
+  return Ticket(*this, attempt);
+}
+
+LoginProtection::Ticket::Ticket(Ticket&& other) noexcept
+    : protection_(std::exchange(other.protection_, nullptr)), attempt_(std::move(other.attempt_)) {}
+
+LoginProtection::Ticket::~Ticket() {
+  if (protection_) protection_->guard_.release(attempt_);
+}
+
+std::uint32_t LoginProtection::Ticket::conclude(LoginOutcome outcome,
+                                                const ProtectionConfig& config) {
+  LoginProtection* protection = std::exchange(protection_, nullptr);
+  if (protection == nullptr) return 0;
+  if (is_wrong_guess(outcome)) return protection->failed(attempt_, config);
+  if (is_right_guess(outcome)) {
+    protection->guard_.record_success(attempt_, config, now_ms());
+  } else {
+    protection->guard_.release(attempt_);
+  }
+  return 0;
 }
 
 std::uint32_t LoginProtection::failed(const LoginAttempt& attempt, const ProtectionConfig& config) {
@@ -63,10 +88,6 @@ std::uint32_t LoginProtection::failed(const LoginAttempt& attempt, const Protect
   }
   if (outcome.tarpit_ms > 0) tarpitted_->add();
   return outcome.tarpit_ms;
-}
-
-void LoginProtection::succeeded(const LoginAttempt& attempt, const ProtectionConfig& config) {
-  guard_.record_success(attempt, config, now_ms());
 }
 
 void LoginProtection::sweep() {

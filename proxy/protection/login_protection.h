@@ -6,7 +6,8 @@
 //  - podgate_protection_tarpitted_total: failure answers held back longer;
 //  - podgate_protection_entries{table}: the tracker's table sizes, and
 //    podgate_protection_entries_limit, their bound;
-//  - podgate_protection_active_lockouts.
+//  - podgate_protection_active_lockouts, and podgate_protection_in_flight:
+//    admitted guesses whose verdict is still to come.
 // Shared by every worker (the guard locks); sweep() runs on the control loop.
 #pragma once
 
@@ -15,9 +16,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 
 #include "core/metrics.h"
 #include "proxy/config.h"
+#include "proxy/login_outcome.h"
 #include "proxy/protection/login_guard.h"
 
 namespace podgate::proxy {
@@ -30,16 +34,39 @@ class LoginProtection {
                        const std::string& address) const {
     return guard_.attempt(user, password, address);
   }
-  // The lock that refuses this login now (counted), if any.
-  std::optional<LoginGuard::Refusal> refusal(const LoginAttempt& attempt,
-                                             const ProtectionConfig& config);
-  // A wrong password or unknown user: the extra wait for the answer.
-  std::uint32_t failed(const LoginAttempt& attempt, const ProtectionConfig& config);
-  void succeeded(const LoginAttempt& attempt, const ProtectionConfig& config);
+  // A login the guard let through, in flight until its verdict. Whatever
+  // ends the session, the guard hears of the attempt exactly once: through
+  // conclude(), or (no verdict) when the ticket goes.
+  class Ticket {
+   public:
+    Ticket(LoginProtection& protection, LoginAttempt attempt)
+        : protection_(&protection), attempt_(std::move(attempt)) {}
+    ~Ticket();
+    Ticket(Ticket&& other) noexcept;
+    Ticket& operator=(Ticket&&) = delete;
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+
+    // The login's outcome: a wrong guess is counted (the return value is
+    // the extra wait for its answer), a right one forgiven, anything else
+    // only ends the attempt.
+    std::uint32_t conclude(LoginOutcome outcome, const ProtectionConfig& config);
+
+   private:
+    LoginProtection* protection_;  // null once concluded (or moved from)
+    LoginAttempt attempt_;
+  };
+
+  // The lock that refuses this login now (counted as a refusal), or a
+  // ticket for the login in flight.
+  std::variant<LoginGuard::Refusal, Ticket> admit(const LoginAttempt& attempt,
+                                                  const ProtectionConfig& config);
   // Ends the lockouts that are over (and logs them).
   void sweep();
 
  private:
+  // A wrong password or unknown user: the extra wait for the answer.
+  std::uint32_t failed(const LoginAttempt& attempt, const ProtectionConfig& config);
   static std::int64_t now_ms();
   core::metrics::Counter& per_kind(std::array<core::metrics::Counter*, 4>& counters,
                                    LockKind kind) {

@@ -1,10 +1,10 @@
 #include "proxy/session/imap_backend_login.h"
 
-#include <algorithm>
-#include <sstream>
 #include <utility>
 
+#include "proxy/protocol/ascii.h"
 #include "proxy/protocol/imap/imap_text.h"
+#include "proxy/protocol/pod_verdict.h"
 #include "proxy/protocol/sasl/sasl.h"
 
 namespace podgate::proxy {
@@ -12,32 +12,25 @@ namespace podgate::proxy {
 namespace {
 
 using imap::capability_from;
+using protocol::iequals;
+using protocol::istarts_with;
 
-bool has_token(const std::string& capabilities, std::string_view token) {
-  std::istringstream words(capabilities);
-  std::string word;
-  while (words >> word) {
-    if (word.size() == token.size() &&
-        std::equal(word.begin(), word.end(), token.begin(),
-                   [](char a, char b) { return std::toupper(a) == std::toupper(b); })) {
-      return true;
-    }
+bool has_token(std::string_view capabilities, std::string_view token) {
+  while (!capabilities.empty()) {
+    std::size_t space = capabilities.find(' ');
+    if (iequals(capabilities.substr(0, space), token)) return true;
+    if (space == std::string_view::npos) break;
+    capabilities.remove_prefix(space + 1);
   }
   return false;
 }
 
-// "<tag> <status>" where status is OK / NO / BAD, case-insensitive.
-bool is_tagged(std::string_view line, std::string_view tag, std::string_view status) {
-  std::string prefix = std::string(tag) + " " + std::string(status);
-  if (line.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::toupper(line[i]) != std::toupper(prefix[i])) return false;
+// The rest of "<tag> <answer>", if the line carries that tag.
+std::optional<std::string_view> tagged(std::string_view line, std::string_view tag) {
+  if (line.size() <= tag.size() || line.substr(0, tag.size()) != tag || line[tag.size()] != ' ') {
+    return std::nullopt;
   }
-  return line.size() == prefix.size() || line[prefix.size()] == ' ';
-}
-
-bool is_tagged_any(std::string_view line, std::string_view tag) {
-  return line.size() > tag.size() && line.substr(0, tag.size()) == tag && line[tag.size()] == ' ';
+  return line.substr(tag.size() + 1);
 }
 
 constexpr std::string_view kCapabilityTag = "C";
@@ -47,145 +40,153 @@ constexpr std::string_view kPostLoginCapabilityTag = "K";
 
 }  // namespace
 
-ImapBackendLogin::ImapBackendLogin(std::string user, std::string password, ClientIdentity client)
-    : user_(std::move(user)), password_(std::move(password)), client_(std::move(client)) {}
+ImapBackendLogin::ImapBackendLogin(const Credentials& credentials, ClientIdentity client)
+    : BackendLogin(credentials, std::move(client)) {}
 
-ImapBackendLogin::~ImapBackendLogin() {
-  std::fill(password_.begin(), password_.end(), '\0');
-}
-
-std::string ImapBackendLogin::take_output() {
-  return std::exchange(output_, {});
-}
-
-std::string ImapBackendLogin::take_leftover() {
-  return std::exchange(input_, {});
-}
-
-ImapBackendLogin::Verdict ImapBackendLogin::unavailable(std::string problem) {
-  problem_ = std::move(problem);
-  return Verdict::Unavailable;
-}
-
-ImapBackendLogin::Verdict ImapBackendLogin::feed(std::string_view bytes) {
-  if (verdict_ != Verdict::Pending) return verdict_;
-  input_.append(bytes);
-  std::size_t start = 0;
-  while (verdict_ == Verdict::Pending) {
-    std::size_t newline = input_.find('\n', start);
-    if (newline == std::string::npos) {
-      if (input_.size() - start > kMaxLineBytes)
-        verdict_ = unavailable("pod sent an overlong line");
-      break;
+std::optional<LoginOutcome> ImapBackendLogin::consume(std::string_view bytes) {
+  lines_.feed(bytes);
+  while (true) {
+    protocol::FramedLine line = lines_.next_line();
+    switch (line.kind) {
+      case protocol::FramedLine::Kind::NeedMore:
+        return std::nullopt;
+      case protocol::FramedLine::Kind::TooLong:
+        return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
+      case protocol::FramedLine::Kind::Line:
+      case protocol::FramedLine::Kind::SaslResponse:
+        if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
+        break;
     }
-    std::string_view line(input_.data() + start, newline - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    start = newline + 1;
-    verdict_ = on_line(line);
   }
-  input_.erase(0, start);
-  return verdict_;
 }
 
-ImapBackendLogin::Verdict ImapBackendLogin::on_line(std::string_view line) {
+void ImapBackendLogin::keep_capabilities(std::string_view line) {
+  if (std::string capabilities = capability_from(line); !capabilities.empty()) {
+    capabilities_ = std::move(capabilities);
+  }
+}
+
+std::optional<LoginOutcome> ImapBackendLogin::on_line(std::string_view line) {
   switch (step_) {
     case Step::Greeting:
       return on_greeting(line);
     case Step::PreLoginCapability:
-      if (auto capabilities = capability_from(line); !capabilities.empty() && line[0] == '*') {
-        capabilities_ = capabilities;
-      } else if (is_tagged_any(line, kCapabilityTag)) {
-        send_login();
-      }
-      return step_ == Step::Done ? Verdict::AuthFailed : Verdict::Pending;
-    case Step::Login:
-      if (line.rfind("* BYE", 0) == 0) return unavailable("pod said BYE during login");
-      if (line.rfind("+", 0) == 0) return unavailable("pod asked for an unexpected continuation");
       if (line.rfind("* ", 0) == 0) {
-        if (auto capabilities = capability_from(line); !capabilities.empty()) {
-          capabilities_ = capabilities;
-        }
-        return Verdict::Pending;
+        keep_capabilities(line);
+        return std::nullopt;
       }
-      if (is_tagged(line, kLoginTag, "OK")) {
-        if (auto capabilities = capability_from(line); !capabilities.empty()) {
-          capabilities_ = capabilities;
-        }
-        if (!capabilities_.empty()) {
-          step_ = Step::Done;
-          return Verdict::LoggedIn;
-        }
-        // The pod did not say what it offers after login; ask, so the client
-        // gets it in the tagged OK as it would from the pod directly.
-        output_ += std::string(kPostLoginCapabilityTag) + " CAPABILITY\r\n";
-        step_ = Step::PostLoginCapability;
-        return Verdict::Pending;
+      if (tagged(line, kCapabilityTag)) return send_login();
+      return std::nullopt;
+    case Step::AuthenticateContinuation:
+      if (line.rfind("+", 0) == 0) {
+        send_credentials(
+            sasl::base64_encode(sasl::make_plain(credentials_.authcid, credentials_.secret)));
+        send("\r\n");
+        step_ = Step::Login;
+        return std::nullopt;
       }
-      if (is_tagged(line, kLoginTag, "NO")) {
-        step_ = Step::Done;
-        if (line.find("[UNAVAILABLE]") != std::string_view::npos) {
-          return unavailable("pod answered UNAVAILABLE");
-        }
-        return Verdict::AuthFailed;
-      }
-      if (is_tagged_any(line, kLoginTag)) return unavailable("pod rejected the login command");
-      return Verdict::Pending;  // the ID answer and anything else untagged
+      return on_login_answer(line);
+    case Step::Login:
+      if (line.rfind("+", 0) == 0) return fault("pod asked for an unexpected continuation");
+      return on_login_answer(line);
     case Step::PostLoginCapability:
       if (line.rfind("* ", 0) == 0) {
-        if (auto capabilities = capability_from(line); !capabilities.empty()) {
-          capabilities_ = capabilities;
-        }
-        return Verdict::Pending;
+        keep_capabilities(line);
+        return std::nullopt;
       }
-      if (is_tagged_any(line, kPostLoginCapabilityTag)) {
+      if (tagged(line, kPostLoginCapabilityTag)) {
         step_ = Step::Done;
-        return Verdict::LoggedIn;
+        return LoginOutcome::LoggedIn;
       }
-      return Verdict::Pending;
+      return std::nullopt;
     case Step::Done:
       break;
   }
-  return verdict_;
+  return std::nullopt;
 }
 
-ImapBackendLogin::Verdict ImapBackendLogin::on_greeting(std::string_view line) {
-  if (line.rfind("* OK", 0) != 0) {
-    return unavailable(line.rfind("* BYE", 0) == 0 ? "pod greeted with BYE"
-                                                   : "pod sent no IMAP greeting");
+std::optional<LoginOutcome> ImapBackendLogin::on_greeting(std::string_view line) {
+  if (!istarts_with(line, "* OK")) {
+    return fault(istarts_with(line, "* BYE") ? "pod greeted with BYE"
+                                             : "pod sent no IMAP greeting");
   }
   capabilities_ = capability_from(line);
   if (capabilities_.empty()) {
-    output_ += std::string(kCapabilityTag) + " CAPABILITY\r\n";
+    send(std::string(kCapabilityTag) + " CAPABILITY\r\n");
     step_ = Step::PreLoginCapability;
-    return Verdict::Pending;
+    return std::nullopt;
   }
-  send_login();
-  return step_ == Step::Done ? Verdict::AuthFailed : Verdict::Pending;
+  return send_login();
 }
 
-void ImapBackendLogin::send_login() {
-  if (has_token(capabilities_, "ID")) {
-    output_ += std::string(kIdTag) + " ID (\"x-originating-ip\" " + imap::quote(client_.ip) +
-               " \"x-originating-port\" \"" + std::to_string(client_.port) +
-               "\" \"x-connected-ip\" " + imap::quote(client_.local_ip) +
-               " \"x-connected-port\" \"" + std::to_string(client_.local_port) +
-               "\" \"x-session-id\" " + imap::quote(client_.session) + ")\r\n";
+// The pod's answers while the login is under way: untagged data (the ID
+// answer, capabilities), a BYE, or the tagged verdict.
+std::optional<LoginOutcome> ImapBackendLogin::on_login_answer(std::string_view line) {
+  if (istarts_with(line, "* BYE")) return fault("pod said BYE during the login");
+  if (line.rfind("* ", 0) == 0) {
+    keep_capabilities(line);
+    return std::nullopt;
   }
-  if (has_token(capabilities_, "AUTH=PLAIN") && has_token(capabilities_, "SASL-IR")) {
-    // One line whatever the password holds: no quoting, no literals.
-    output_ += std::string(kLoginTag) + " AUTHENTICATE PLAIN " +
-               sasl::base64_encode(sasl::make_plain(user_, password_)) + "\r\n";
-  } else if (imap::quotable(user_) && imap::quotable(password_)) {
-    output_ += std::string(kLoginTag) + " LOGIN " + imap::quote(user_) + " " +
-               imap::quote(password_) + "\r\n";
-  } else {
-    // Credentials with CR/LF cannot be sent with LOGIN; no pod could accept them.
+  std::optional<std::string_view> answer = tagged(line, kLoginTag);
+  if (!answer) return std::nullopt;  // the ID answer, or noise
+  LoginOutcome verdict = imap_login_verdict(*answer);
+  step_ = Step::Done;
+  if (!credentials_sent()) {
+    // AUTHENTICATE refused before its "+": nothing was said of the password.
+    return fault("pod refused AUTHENTICATE PLAIN: " + answer_summary(*answer));
+  }
+  if (verdict == LoginOutcome::PodFault) {
+    return fault("pod answered the login with " + answer_summary(*answer));
+  }
+  if (verdict != LoginOutcome::LoggedIn) return verdict;
+  keep_capabilities(line);
+  if (!capabilities_.empty()) return LoginOutcome::LoggedIn;
+  // The pod did not say what it offers after login; ask, so the client gets
+  // it in the tagged OK as it would from the pod directly.
+  send(std::string(kPostLoginCapabilityTag) + " CAPABILITY\r\n");
+  step_ = Step::PostLoginCapability;
+  return std::nullopt;
+}
+
+std::optional<LoginOutcome> ImapBackendLogin::send_login() {
+  std::string offered = std::exchange(capabilities_, {});
+  bool plain = has_token(offered, "AUTH=PLAIN");
+  if (!plain && has_token(offered, "LOGINDISABLED")) {
+    // RFC 9051 section 6.2.3: LOGIN would be refused, and the refusal must
+    // not look like a wrong password.
     step_ = Step::Done;
-    return;
+    return fault("pod says LOGINDISABLED and offers no AUTH=PLAIN");
   }
-  std::fill(password_.begin(), password_.end(), '\0');
-  capabilities_.clear();
+  if (has_token(offered, "ID")) {
+    send(std::string(kIdTag) + " ID (\"x-originating-ip\" " + imap::quote(client_.ip) +
+         " \"x-originating-port\" \"" + std::to_string(client_.port) + "\" \"x-connected-ip\" " +
+         imap::quote(client_.local_ip) + " \"x-connected-port\" \"" +
+         std::to_string(client_.local_port) + "\" \"x-session-id\" " +
+         imap::quote(client_.session) + ")\r\n");
+  }
   step_ = Step::Login;
+  if (plain && has_token(offered, "SASL-IR")) {
+    // One line whatever the password holds: no quoting, no literals.
+    send(std::string(kLoginTag) + " AUTHENTICATE PLAIN ");
+    send_credentials(
+        sasl::base64_encode(sasl::make_plain(credentials_.authcid, credentials_.secret)));
+    send("\r\n");
+  } else if (plain) {
+    send(std::string(kLoginTag) + " AUTHENTICATE PLAIN\r\n");
+    step_ = Step::AuthenticateContinuation;
+  } else if (imap::quotable(credentials_.authcid) && imap::quotable(credentials_.secret.view())) {
+    Secret login(std::string(kLoginTag) + " LOGIN " + imap::quote(credentials_.authcid) + " ");
+    std::string quoted = imap::quote(credentials_.secret.view());
+    login.append(quoted);
+    wipe(quoted);
+    login.append("\r\n");
+    send_credentials(login);
+  } else {
+    // CR, LF or NUL cannot be sent with LOGIN: no such pod could accept them.
+    step_ = Step::Done;
+    return LoginOutcome::MalformedCredentials;
+  }
+  return std::nullopt;
 }
 
 }  // namespace podgate::proxy

@@ -4,53 +4,58 @@
 //
 //   pod:     * OK [CAPABILITY ...] ready          (or no CAPABILITY: we ask)
 //   podgate: I ID ("x-originating-ip" ...)        (when the pod speaks ID)
-//   podgate: L AUTHENTICATE PLAIN <base64>        (SASL-IR), else L LOGIN "u" "p"
+//   podgate: L AUTHENTICATE PLAIN <base64>        (AUTH=PLAIN with SASL-IR;
+//            without SASL-IR the payload answers the pod's "+"), else
+//            L LOGIN "u" "p"                      (never to a pod that says
+//                                                  LOGINDISABLED)
 //   pod:     L OK [CAPABILITY ...] Logged in      (or no CAPABILITY: we ask)
 //
-// Replies are matched by the fixed tags podgate sends, never by client tags.
+// Replies are matched by the fixed tags podgate sends, never by client tags;
+// imap_login_verdict() (pod_verdict.h) says what the tagged answer means.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "proxy/protocol/line_framer.h"
 #include "proxy/session/backend_login.h"
 
 namespace podgate::proxy {
 
 class ImapBackendLogin final : public BackendLogin {
  public:
-  static constexpr std::size_t kMaxLineBytes = 64 * 1024;
+  static constexpr std::size_t kMaxLineBytes = 16 * 1024;
 
-  ImapBackendLogin(std::string user, std::string password, ClientIdentity client);
-  ~ImapBackendLogin() override;
+  ImapBackendLogin(const Credentials& credentials, ClientIdentity client);
 
-  Verdict feed(std::string_view bytes) override;
-  std::string take_output() override;
-  std::string take_leftover() override;
-  const std::string& problem() const override { return problem_; }
-  std::string logout_command() const override { return "Q LOGOUT\r\n"; }
+  std::string take_leftover() override { return lines_.take_unparsed(); }
+  std::string_view logout_command() const override { return "Q LOGOUT\r\n"; }
 
   // The pod's post-login capability list ("IMAP4rev1 IDLE ...").
   const std::string& capabilities() const { return capabilities_; }
 
  private:
-  enum class Step { Greeting, PreLoginCapability, Login, PostLoginCapability, Done };
+  enum class Step {
+    Greeting,
+    PreLoginCapability,
+    AuthenticateContinuation,  // AUTHENTICATE PLAIN without SASL-IR: waiting for "+"
+    Login,
+    PostLoginCapability,
+    Done,
+  };
 
-  Verdict on_line(std::string_view line);
-  Verdict on_greeting(std::string_view line);
-  void send_login();
-  Verdict unavailable(std::string problem);
+  std::optional<LoginOutcome> consume(std::string_view bytes) override;
+  std::optional<LoginOutcome> on_line(std::string_view line);
+  std::optional<LoginOutcome> on_greeting(std::string_view line);
+  std::optional<LoginOutcome> on_login_answer(std::string_view line);
+  std::optional<LoginOutcome> send_login();
+  void keep_capabilities(std::string_view line);
 
-  std::string user_;
-  std::string password_;
-  ClientIdentity client_;
+  protocol::LineFramer lines_{kMaxLineBytes};
   Step step_ = Step::Greeting;
-  Verdict verdict_ = Verdict::Pending;
-  std::string input_;
-  std::string output_;
   std::string capabilities_;
-  std::string problem_;
 };
 
 }  // namespace podgate::proxy

@@ -20,6 +20,7 @@ constexpr std::string_view kPrivacyRequired =
     "connections.";
 constexpr std::string_view kUnavailable =
     "NO [UNAVAILABLE] Mail server temporarily unavailable, try again later.";
+constexpr std::string_view kInUse = "NO [INUSE] Mailbox is in use, try again later.";
 constexpr std::string_view kTooManyErrors = "* BYE Too many invalid commands.\r\n";
 constexpr std::string_view kTooLong = "* BYE Command line too long, disconnecting.\r\n";
 
@@ -115,7 +116,7 @@ void ImapSession::reject_invalid(const std::string& tag, std::string_view answer
   send(tagged(tag, answer));
   if (++invalid_commands_ >= worker_.config->limits.max_invalid_commands) {
     send(kTooManyErrors);
-    finish("too_many_errors");
+    finish(CloseReason::TooManyErrors);
   }
 }
 
@@ -123,13 +124,13 @@ void ImapSession::handle_parse_error(const imap::Error& error) {
   if (error.fatal()) {
     send(tagged(error.tag, "BAD Command line too long."));
     send(kTooLong);
-    finish("line_too_long");
+    finish(CloseReason::LineTooLong);
     return;
   }
   reject_invalid(error.tag, "BAD " + error.message);
 }
 
-void ImapSession::handle_command(const imap::Command& command) {
+void ImapSession::handle_command(imap::Command& command) {
   using imap::CommandKind;
   switch (command.kind) {
     case CommandKind::Capability:
@@ -141,7 +142,7 @@ void ImapSession::handle_command(const imap::Command& command) {
       break;
     case CommandKind::Logout:
       send("* BYE Logging out.\r\n" + tagged(command.tag, "OK Logout completed."));
-      finish("logout");
+      finish(CloseReason::Logout);
       break;
     case CommandKind::Id:
       send("* ID (\"name\" \"podgate\")\r\n" + tagged(command.tag, "OK ID completed."));
@@ -155,7 +156,7 @@ void ImapSession::handle_command(const imap::Command& command) {
         break;
       }
       login_tag_ = command.tag;
-      start_login(command.user, command.password);
+      start_login(Credentials{command.user, std::move(command.password)});
       break;
     case CommandKind::Authenticate:
       start_authenticate(command);
@@ -175,27 +176,31 @@ void ImapSession::start_authenticate(const imap::Command& command) {
   on_sasl_step(sasl_.start(command.mechanism, command.initial_response));
 }
 
-void ImapSession::on_sasl_step(const SaslExchange::Step& step) {
-  using Outcome = SaslExchange::Outcome;
-  switch (step.outcome) {
-    case Outcome::Challenge:
+void ImapSession::on_sasl_step(SaslExchange::Step step) {
+  using Kind = SaslExchange::Step::Kind;
+  switch (step.kind) {
+    case Kind::Challenge:
       send("+ " + step.challenge + "\r\n");
       parser_.expect_sasl_response();
+      return;
+    case Kind::Credentials:
+      start_login(std::move(step.credentials));
+      return;
+    case Kind::Failed:
       break;
-    case Outcome::Credentials:
-      start_login(step.user, step.password);
-      break;
-    case Outcome::Cancelled:
+  }
+  switch (step.failure) {
+    case LoginOutcome::Cancelled:
       send(tagged(login_tag_, "BAD Authentication canceled."));
       break;
-    case Outcome::BadBase64:
+    case LoginOutcome::InvalidBase64:
       reject_invalid(login_tag_, "BAD Invalid base64 data in authentication response.");
       break;
-    case Outcome::Refused:
-      refuse_credentials();
-      break;
-    case Outcome::Unsupported:
+    case LoginOutcome::UnsupportedMechanism:
       send(tagged(login_tag_, "NO Unsupported authentication mechanism."));
+      break;
+    default:  // MalformedCredentials: a refusal like any other
+      refuse_credentials(std::move(step.user));
       break;
   }
 }
@@ -215,25 +220,20 @@ void ImapSession::start_tls_command(const std::string& tag) {
 // ---------------------------------------------------------------------------
 // The login hop, IMAP words
 
-std::unique_ptr<BackendLogin> ImapSession::make_backend_login(std::string user,
-                                                              std::string password,
+std::unique_ptr<BackendLogin> ImapSession::make_backend_login(const Credentials& credentials,
                                                               ClientIdentity identity) {
-  return std::make_unique<ImapBackendLogin>(std::move(user), std::move(password),
-                                            std::move(identity));
+  return std::make_unique<ImapBackendLogin>(credentials, std::move(identity));
 }
 
-void ImapSession::answer_login_failed(LoginFailure failure) {
-  switch (failure) {
-    case LoginFailure::AuthFailed:
-      send(tagged(login_tag_, kAuthFailed));
-      break;
-    case LoginFailure::Disabled:
-      send(tagged(login_tag_, kDisabled));
-      break;
-    case LoginFailure::Unavailable:
-    case LoginFailure::InUse:  // POP3's locked maildrop; IMAP pods do not say it
-      send(tagged(login_tag_, kUnavailable));
-      break;
+void ImapSession::answer_login_failed(LoginOutcome outcome) {
+  if (answered_as_auth_failure(outcome)) {
+    send(tagged(login_tag_, kAuthFailed));
+  } else if (outcome == LoginOutcome::Disabled) {
+    send(tagged(login_tag_, kDisabled));
+  } else if (outcome == LoginOutcome::InUse) {
+    send(tagged(login_tag_, kInUse));
+  } else {
+    send(tagged(login_tag_, kUnavailable));
   }
 }
 

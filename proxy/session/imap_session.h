@@ -26,9 +26,9 @@ class ImapSession final : public Session {
   // Session
   void greet() override;
   void on_client_input(std::string_view bytes) override;
-  std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
+  std::unique_ptr<BackendLogin> make_backend_login(const Credentials& credentials,
                                                    ClientIdentity identity) override;
-  void answer_login_failed(LoginFailure failure) override;
+  void answer_login_failed(LoginOutcome outcome) override;
   void answer_logged_in(BackendLogin& login) override;
   std::string take_pipelined_input() override;
   void resume_preauth() override;
@@ -42,9 +42,9 @@ class ImapSession final : public Session {
   bool client_output_at_boundary() const override { return client_output_.at_line_start(); }
 
   void process_client_input();
-  void handle_command(const imap::Command& command);
+  void handle_command(imap::Command& command);
   void handle_parse_error(const imap::Error& error);
-  void on_sasl_step(const SaslExchange::Step& step);
+  void on_sasl_step(SaslExchange::Step step);
   void start_authenticate(const imap::Command& command);
   void start_tls_command(const std::string& tag);
   void reject_invalid(const std::string& tag, std::string_view answer);

@@ -3,22 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "proxy/protocol/ascii.h"
+#include "proxy/protocol/pod_verdict.h"
 #include "proxy/protocol/sasl/sasl.h"
 
 namespace podgate::proxy {
 
 namespace {
 
-std::string upper(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return result;
-}
-
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
+using protocol::istarts_with;
 
 // USER/PASS arguments end at CRLF; XCLIENT values must be one word.
 bool fits_on_a_line(std::string_view text) {
@@ -27,129 +20,122 @@ bool fits_on_a_line(std::string_view text) {
 
 }  // namespace
 
-Pop3BackendLogin::Pop3BackendLogin(std::string user, std::string password, ClientIdentity client)
-    : user_(std::move(user)), password_(std::move(password)), client_(std::move(client)) {}
-
-Pop3BackendLogin::~Pop3BackendLogin() {
-  std::fill(password_.begin(), password_.end(), '\0');
-}
-
-std::string Pop3BackendLogin::take_output() {
-  return std::exchange(output_, {});
-}
-
-std::string Pop3BackendLogin::take_leftover() {
-  return std::exchange(input_, {});
-}
-
-BackendLogin::Verdict Pop3BackendLogin::unavailable(std::string problem) {
-  problem_ = std::move(problem);
-  return Verdict::Unavailable;
-}
+Pop3BackendLogin::Pop3BackendLogin(const Credentials& credentials, ClientIdentity client)
+    : BackendLogin(credentials, std::move(client)) {}
 
 bool Pop3BackendLogin::offered(std::string_view capability) const {
   return std::any_of(capabilities_.begin(), capabilities_.end(), [&](const std::string& line) {
-    return line == capability || starts_with(line, std::string(capability) + " ");
+    return line == capability || line.rfind(std::string(capability) + " ", 0) == 0;
   });
 }
 
-BackendLogin::Verdict Pop3BackendLogin::feed(std::string_view bytes) {
-  if (verdict_ != Verdict::Pending) return verdict_;
-  input_.append(bytes);
-  std::size_t start = 0;
-  while (verdict_ == Verdict::Pending) {
-    std::size_t newline = input_.find('\n', start);
-    if (newline == std::string::npos) {
-      if (input_.size() - start > kMaxLineBytes)
-        verdict_ = unavailable("pod sent an overlong line");
-      break;
-    }
-    std::string_view line(input_.data() + start, newline - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    start = newline + 1;
-    verdict_ = on_line(line);
-  }
-  input_.erase(0, start);
-  return verdict_;
+bool Pop3BackendLogin::offers_sasl_plain() const {
+  return std::any_of(capabilities_.begin(), capabilities_.end(), [](const std::string& line) {
+    return line.rfind("SASL ", 0) == 0 && (line + " ").find(" PLAIN ") != std::string::npos;
+  });
 }
 
-BackendLogin::Verdict Pop3BackendLogin::on_line(std::string_view line) {
+std::optional<LoginOutcome> Pop3BackendLogin::consume(std::string_view bytes) {
+  lines_.feed(bytes);
+  while (true) {
+    protocol::FramedLine line = lines_.next_line();
+    switch (line.kind) {
+      case protocol::FramedLine::Kind::NeedMore:
+        return std::nullopt;
+      case protocol::FramedLine::Kind::TooLong:
+        return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
+      case protocol::FramedLine::Kind::Line:
+      case protocol::FramedLine::Kind::SaslResponse:
+        if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
+        break;
+    }
+  }
+}
+
+std::optional<LoginOutcome> Pop3BackendLogin::on_line(std::string_view line) {
   switch (step_) {
     case Step::Greeting:
-      if (!starts_with(line, "+OK")) return unavailable("pod sent no POP3 greeting");
+      if (!istarts_with(line, "+OK")) return fault("pod sent no POP3 greeting");
       // Dovecot announces XCLIENT to trusted proxies in its greeting.
       xclient_in_greeting_ = line.find("[XCLIENT]") != std::string_view::npos;
-      output_ += "CAPA\r\n";
+      send("CAPA\r\n");
       step_ = Step::Capa;
-      return Verdict::Pending;
+      return std::nullopt;
     case Step::Capa:
-      if (starts_with(line, "+OK")) {
+      if (istarts_with(line, "+OK")) {
+        capa_answered_ = true;
         step_ = Step::CapaList;
-        return Verdict::Pending;
+        return std::nullopt;
       }
       return after_capabilities();  // no CAPA (RFC 1939 server): plain USER/PASS
     case Step::CapaList:
       if (line == ".") return after_capabilities();
-      capabilities_.push_back(upper(line));
-      return Verdict::Pending;
+      capabilities_.push_back(protocol::upper_cased(line));
+      return std::nullopt;
     case Step::Xclient:
       // A refused XCLIENT costs the pod the client's address, not the login.
-      return send_credentials();
+      return send_credentials_now();
     case Step::User:
-      if (!starts_with(line, "+OK")) return login_answer(line);
-      output_ += "PASS " + password_ + "\r\n";
-      std::fill(password_.begin(), password_.end(), '\0');
+      if (!istarts_with(line, "+OK")) return login_answer(line);
+      {
+        Secret pass(std::string_view("PASS "));
+        pass.append(credentials_.secret.view());
+        pass.append("\r\n");
+        send_credentials(pass);
+      }
       step_ = Step::Pass;
-      return Verdict::Pending;
+      return std::nullopt;
     case Step::Auth:
     case Step::Pass:
       return login_answer(line);
     case Step::Done:
       break;
   }
-  return verdict_;
+  return std::nullopt;
 }
 
-BackendLogin::Verdict Pop3BackendLogin::after_capabilities() {
+std::optional<LoginOutcome> Pop3BackendLogin::after_capabilities() {
   if ((xclient_in_greeting_ || offered("XCLIENT")) && fits_on_a_line(client_.ip) &&
       fits_on_a_line(client_.session) && client_.session.find(' ') == std::string::npos) {
-    output_ += "XCLIENT ADDR=" + client_.ip + " PORT=" + std::to_string(client_.port) +
-               " SESSION=" + client_.session + "\r\n";
+    send("XCLIENT ADDR=" + client_.ip + " PORT=" + std::to_string(client_.port) +
+         " SESSION=" + client_.session + "\r\n");
     step_ = Step::Xclient;
-    return Verdict::Pending;
+    return std::nullopt;
   }
-  return send_credentials();
+  return send_credentials_now();
 }
 
-BackendLogin::Verdict Pop3BackendLogin::send_credentials() {
-  if (std::any_of(capabilities_.begin(), capabilities_.end(), [](const std::string& line) {
-        return starts_with(line, "SASL ") && (line + " ").find(" PLAIN ") != std::string::npos;
-      })) {
+std::optional<LoginOutcome> Pop3BackendLogin::send_credentials_now() {
+  if (offers_sasl_plain()) {
     // One line whatever the password holds.
-    output_ += "AUTH PLAIN " + sasl::base64_encode(sasl::make_plain(user_, password_)) + "\r\n";
-    std::fill(password_.begin(), password_.end(), '\0');
+    send("AUTH PLAIN ");
+    send_credentials(
+        sasl::base64_encode(sasl::make_plain(credentials_.authcid, credentials_.secret)));
+    send("\r\n");
     step_ = Step::Auth;
-    return Verdict::Pending;
+    return std::nullopt;
   }
-  if (!fits_on_a_line(user_) || !fits_on_a_line(password_)) {
-    step_ = Step::Done;
-    return Verdict::AuthFailed;  // no pod could accept these over USER/PASS
+  step_ = Step::Done;
+  if (capa_answered_ && !offered("USER")) {
+    // Dovecot without TLS and disable_plaintext_auth: USER would be refused,
+    // and the refusal must not look like a wrong password.
+    return fault("pod offers neither USER nor SASL PLAIN");
   }
-  output_ += "USER " + user_ + "\r\n";
+  if (!fits_on_a_line(credentials_.authcid) || !fits_on_a_line(credentials_.secret.view())) {
+    return LoginOutcome::MalformedCredentials;  // no pod could take these over USER/PASS
+  }
+  send("USER " + credentials_.authcid + "\r\n");
   step_ = Step::User;
-  return Verdict::Pending;
+  return std::nullopt;
 }
 
-BackendLogin::Verdict Pop3BackendLogin::login_answer(std::string_view line) {
+LoginOutcome Pop3BackendLogin::login_answer(std::string_view line) {
   step_ = Step::Done;
-  if (starts_with(line, "+OK")) return Verdict::LoggedIn;
-  // RFC 3206 response codes say why; without one, it is a refusal.
-  if (line.find("[SYS/TEMP]") != std::string_view::npos) {
-    return unavailable("pod answered SYS/TEMP");
+  LoginOutcome verdict = pop3_login_verdict(line);
+  if (verdict == LoginOutcome::PodFault) {
+    return fault("pod answered the login with " + answer_summary(line));
   }
-  if (line.find("[IN-USE]") != std::string_view::npos) return Verdict::InUse;
-  if (starts_with(line, "-ERR")) return Verdict::AuthFailed;
-  return unavailable("pod sent an unexpected login answer");
+  return verdict;
 }
 
 }  // namespace podgate::proxy

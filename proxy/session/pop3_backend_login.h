@@ -7,13 +7,20 @@
 //                                               Dovecot's greeting code [XCLIENT]:
 //                                               the pod logs the real client)
 //   podgate: AUTH PLAIN <base64>               (SASL PLAIN offered), else USER + PASS
+//                                              (never to a pod whose CAPA offers
+//                                               neither: it would refuse them)
 //   pod:     +OK Logged in.
+//
+// pop3_login_verdict() (pod_verdict.h) says what each answer means.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proxy/protocol/line_framer.h"
 #include "proxy/session/backend_login.h"
 
 namespace podgate::proxy {
@@ -22,35 +29,27 @@ class Pop3BackendLogin final : public BackendLogin {
  public:
   static constexpr std::size_t kMaxLineBytes = 8 * 1024;
 
-  Pop3BackendLogin(std::string user, std::string password, ClientIdentity client);
-  ~Pop3BackendLogin() override;
+  Pop3BackendLogin(const Credentials& credentials, ClientIdentity client);
 
-  Verdict feed(std::string_view bytes) override;
-  std::string take_output() override;
-  std::string take_leftover() override;
-  const std::string& problem() const override { return problem_; }
-  std::string logout_command() const override { return "QUIT\r\n"; }
+  std::string take_leftover() override { return lines_.take_unparsed(); }
+  std::string_view logout_command() const override { return "QUIT\r\n"; }
 
  private:
   enum class Step { Greeting, Capa, CapaList, Xclient, Auth, User, Pass, Done };
 
-  Verdict on_line(std::string_view line);
-  Verdict after_capabilities();
-  Verdict send_credentials();
-  Verdict login_answer(std::string_view line);
-  Verdict unavailable(std::string problem);
+  std::optional<LoginOutcome> consume(std::string_view bytes) override;
+  std::optional<LoginOutcome> on_line(std::string_view line);
+  std::optional<LoginOutcome> after_capabilities();
+  std::optional<LoginOutcome> send_credentials_now();
+  LoginOutcome login_answer(std::string_view line);
   bool offered(std::string_view capability) const;
+  bool offers_sasl_plain() const;
 
-  std::string user_;
-  std::string password_;
-  ClientIdentity client_;
+  protocol::LineFramer lines_{kMaxLineBytes};
   Step step_ = Step::Greeting;
-  Verdict verdict_ = Verdict::Pending;
-  std::string input_;
-  std::string output_;
   std::vector<std::string> capabilities_;  // CAPA lines, upper-cased
+  bool capa_answered_ = false;             // the pod has CAPA (RFC 2449)
   bool xclient_in_greeting_ = false;
-  std::string problem_;
 };
 
 }  // namespace podgate::proxy

@@ -94,7 +94,7 @@ void Pop3Session::process_client_input() {
       case pop3::Event::Type::Error:
         if (event.error.fatal()) {
           send("-ERR Line too long.\r\n");
-          finish("line_too_long");
+          finish(CloseReason::LineTooLong);
         } else {
           reject_invalid("-ERR " + event.error.message + "\r\n");
         }
@@ -109,7 +109,7 @@ void Pop3Session::reject_invalid(std::string_view answer) {
   send(answer);
   // DESIGN.md: too many errors end with the -ERR, then the connection closes.
   if (++invalid_commands_ >= worker_.config->limits.max_invalid_commands) {
-    finish("too_many_errors");
+    finish(CloseReason::TooManyErrors);
   }
 }
 
@@ -119,7 +119,7 @@ bool Pop3Session::require_tls() {
   return false;
 }
 
-void Pop3Session::handle_command(const pop3::Command& command) {
+void Pop3Session::handle_command(pop3::Command& command) {
   using pop3::CommandKind;
   switch (command.kind) {
     case CommandKind::Capa:
@@ -130,7 +130,7 @@ void Pop3Session::handle_command(const pop3::Command& command) {
       break;
     case CommandKind::Quit:
       send("+OK Logging out.\r\n");
-      finish("logout");
+      finish(CloseReason::Logout);
       break;
     case CommandKind::Stls:
       start_tls_command();
@@ -146,7 +146,7 @@ void Pop3Session::handle_command(const pop3::Command& command) {
         reject_invalid("-ERR No username given.\r\n");
         break;
       }
-      start_login(std::exchange(user_, {}), command.argument);
+      start_login(Credentials{std::exchange(user_, {}), std::move(command.password)});
       break;
     case CommandKind::Auth:
       if (command.mechanism.empty()) {
@@ -163,27 +163,31 @@ void Pop3Session::handle_command(const pop3::Command& command) {
   }
 }
 
-void Pop3Session::on_sasl_step(const SaslExchange::Step& step) {
-  using Outcome = SaslExchange::Outcome;
-  switch (step.outcome) {
-    case Outcome::Challenge:
+void Pop3Session::on_sasl_step(SaslExchange::Step step) {
+  using Kind = SaslExchange::Step::Kind;
+  switch (step.kind) {
+    case Kind::Challenge:
       send("+ " + step.challenge + "\r\n");
       parser_.expect_sasl_response();
+      return;
+    case Kind::Credentials:
+      start_login(std::move(step.credentials));
+      return;
+    case Kind::Failed:
       break;
-    case Outcome::Credentials:
-      start_login(step.user, step.password);
-      break;
-    case Outcome::Cancelled:
+  }
+  switch (step.failure) {
+    case LoginOutcome::Cancelled:
       send("-ERR Authentication canceled.\r\n");
       break;
-    case Outcome::BadBase64:
+    case LoginOutcome::InvalidBase64:
       reject_invalid("-ERR Invalid base64 data in authentication response.\r\n");
       break;
-    case Outcome::Refused:
-      refuse_credentials();
-      break;
-    case Outcome::Unsupported:
+    case LoginOutcome::UnsupportedMechanism:
       send("-ERR Unsupported authentication mechanism.\r\n");
+      break;
+    default:  // MalformedCredentials: a refusal like any other
+      refuse_credentials(std::move(step.user));
       break;
   }
 }
@@ -203,27 +207,20 @@ void Pop3Session::start_tls_command() {
 // ---------------------------------------------------------------------------
 // The login hop, POP3 words
 
-std::unique_ptr<BackendLogin> Pop3Session::make_backend_login(std::string user,
-                                                              std::string password,
+std::unique_ptr<BackendLogin> Pop3Session::make_backend_login(const Credentials& credentials,
                                                               ClientIdentity identity) {
-  return std::make_unique<Pop3BackendLogin>(std::move(user), std::move(password),
-                                            std::move(identity));
+  return std::make_unique<Pop3BackendLogin>(credentials, std::move(identity));
 }
 
-void Pop3Session::answer_login_failed(LoginFailure failure) {
-  switch (failure) {
-    case LoginFailure::AuthFailed:
-      send(kAuthFailed);
-      break;
-    case LoginFailure::Disabled:
-      send(kDisabled);
-      break;
-    case LoginFailure::Unavailable:
-      send(kUnavailable);
-      break;
-    case LoginFailure::InUse:
-      send(kInUse);
-      break;
+void Pop3Session::answer_login_failed(LoginOutcome outcome) {
+  if (answered_as_auth_failure(outcome)) {
+    send(kAuthFailed);
+  } else if (outcome == LoginOutcome::Disabled) {
+    send(kDisabled);
+  } else if (outcome == LoginOutcome::InUse) {
+    send(kInUse);
+  } else {
+    send(kUnavailable);
   }
 }
 

@@ -24,9 +24,9 @@ class Pop3Session final : public Session {
   // Session
   void greet() override;
   void on_client_input(std::string_view bytes) override;
-  std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
+  std::unique_ptr<BackendLogin> make_backend_login(const Credentials& credentials,
                                                    ClientIdentity identity) override;
-  void answer_login_failed(LoginFailure failure) override;
+  void answer_login_failed(LoginOutcome outcome) override;
   void answer_logged_in(BackendLogin& login) override;
   std::string take_pipelined_input() override;
   void resume_preauth() override;
@@ -38,8 +38,8 @@ class Pop3Session final : public Session {
   std::string too_many_auth_attempts_goodbye() const override;
 
   void process_client_input();
-  void handle_command(const pop3::Command& command);
-  void on_sasl_step(const SaslExchange::Step& step);
+  void handle_command(pop3::Command& command);
+  void on_sasl_step(SaslExchange::Step step);
   void start_tls_command();
   void reject_invalid(std::string_view answer);
   // USER, PASS and AUTH before TLS on a STLS listener are refused here.

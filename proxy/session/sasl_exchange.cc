@@ -9,24 +9,26 @@ namespace podgate::proxy {
 namespace {
 
 using Step = SaslExchange::Step;
-using Outcome = SaslExchange::Outcome;
 
-Step just(Outcome outcome) {
+Step failed(LoginOutcome why, std::string user = {}) {
   Step step;
-  step.outcome = outcome;
+  step.kind = Step::Kind::Failed;
+  step.failure = why;
+  step.user = std::move(user);
   return step;
 }
 
 Step challenge(std::string_view text) {
-  Step step = just(Outcome::Challenge);
+  Step step;
+  step.kind = Step::Kind::Challenge;
   step.challenge = text;
   return step;
 }
 
-Step credentials(std::string user, std::string password) {
-  Step step = just(Outcome::Credentials);
-  step.user = std::move(user);
-  step.password = std::move(password);
+Step credentials(std::string user, Secret password) {
+  Step step;
+  step.kind = Step::Kind::Credentials;
+  step.credentials = Credentials{std::move(user), std::move(password)};
   return step;
 }
 
@@ -35,47 +37,49 @@ constexpr std::string_view kPasswordPrompt = "UGFzc3dvcmQ6";  // "Password:"
 }  // namespace
 
 SaslExchange::Step SaslExchange::start(std::string_view mechanism,
-                                       const std::optional<std::string>& initial_response) {
+                                       const std::optional<Secret>& initial_response) {
   if (mechanism == "PLAIN") {
     awaiting_ = Awaiting::PlainMessage;
   } else if (mechanism == "LOGIN") {
     awaiting_ = Awaiting::LoginUser;
   } else {
-    return just(Outcome::Unsupported);
+    return failed(LoginOutcome::UnsupportedMechanism);
   }
   user_.clear();
-  if (initial_response) return accept_line(*initial_response);
+  if (initial_response) return accept_line(initial_response->view());
   return challenge(awaiting_ == Awaiting::LoginUser ? kUsernamePrompt : std::string_view());
 }
 
-SaslExchange::Step SaslExchange::respond(std::string_view line) {
-  return accept_line(line);
+SaslExchange::Step SaslExchange::respond(const Secret& line) {
+  return accept_line(line.view());
 }
 
 SaslExchange::Step SaslExchange::accept_line(std::string_view line) {
-  if (line == "*") return just(Outcome::Cancelled);
+  if (line == "*") return failed(LoginOutcome::Cancelled);
   // "=" is how an empty response is sent (RFC 4959, RFC 4954, RFC 5034).
   std::optional<std::string> decoded =
       line == "=" ? std::optional<std::string>("") : sasl::base64_decode(line);
-  if (!decoded) return just(Outcome::BadBase64);
+  if (!decoded) return failed(LoginOutcome::InvalidBase64);
+  Secret message(std::move(*decoded));
   switch (awaiting_) {
     case Awaiting::PlainMessage: {
-      auto parsed = sasl::parse_plain(*decoded);
+      auto parsed = sasl::parse_plain(message.view());
+      if (!parsed) return failed(LoginOutcome::MalformedCredentials);
       // Acting as another user (a non-empty, different authzid) needs master
       // credentials on the pod; podgate does not pass that through.
-      if (!parsed || (!parsed->authzid.empty() && parsed->authzid != parsed->authcid)) {
-        return just(Outcome::Refused);
+      if (!parsed->authzid.empty() && parsed->authzid != parsed->authcid) {
+        return failed(LoginOutcome::MalformedCredentials, std::move(parsed->authcid));
       }
       return credentials(std::move(parsed->authcid), std::move(parsed->password));
     }
     case Awaiting::LoginUser:
-      user_ = std::move(*decoded);
+      user_ = message.view();
       awaiting_ = Awaiting::LoginPassword;
       return challenge(kPasswordPrompt);
     case Awaiting::LoginPassword:
-      return credentials(std::exchange(user_, {}), std::move(*decoded));
+      return credentials(std::exchange(user_, {}), std::move(message));
   }
-  return just(Outcome::Refused);
+  return failed(LoginOutcome::MalformedCredentials);
 }
 
 }  // namespace podgate::proxy

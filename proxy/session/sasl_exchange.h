@@ -7,30 +7,34 @@
 #include <string>
 #include <string_view>
 
+#include "core/secret.h"
+#include "proxy/credentials.h"
+#include "proxy/login_outcome.h"
+
 namespace podgate::proxy {
 
 class SaslExchange {
  public:
-  enum class Outcome {
-    Challenge,    // send `challenge` (base64, possibly empty) and expect a line
-    Credentials,  // `user` and `password` are complete
-    Cancelled,    // the client sent "*"
-    BadBase64,    // the client's line was not base64
-    Refused,      // well-formed but unusable (bad PLAIN message, foreign authzid)
-    Unsupported,  // a mechanism podgate does not offer
-  };
   struct Step {
-    Outcome outcome = Outcome::Unsupported;
+    enum class Kind {
+      Challenge,    // send `challenge` (base64, possibly empty) and expect a line
+      Credentials,  // `credentials` are complete
+      Failed,       // `failure` says why: Cancelled, InvalidBase64,
+                    // UnsupportedMechanism or MalformedCredentials
+    };
+    Kind kind = Kind::Failed;
     std::string challenge;
+    Credentials credentials;
+    LoginOutcome failure = LoginOutcome::UnsupportedMechanism;
+    // MalformedCredentials: the login name, when the message had one.
     std::string user;
-    std::string password;
   };
 
   // The mechanisms offered, space-separated, for capability lists.
   static constexpr std::string_view kMechanisms = "PLAIN LOGIN";
 
-  Step start(std::string_view mechanism, const std::optional<std::string>& initial_response);
-  Step respond(std::string_view line);
+  Step start(std::string_view mechanism, const std::optional<Secret>& initial_response);
+  Step respond(const Secret& line);
 
  private:
   enum class Awaiting { PlainMessage, LoginUser, LoginPassword };

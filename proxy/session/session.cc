@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <utility>
+#include <variant>
 
 #include "proxy/login_metrics.h"
 #include "proxy/protection/address_key.h"
@@ -24,20 +25,6 @@ constexpr std::uint64_t kRefusalHandshakeMs = 3000;
 
 std::uint64_t seconds_ms(std::uint32_t seconds) {
   return std::uint64_t{seconds} * 1000;
-}
-
-const char* result_name(LoginFailure failure) {
-  switch (failure) {
-    case LoginFailure::AuthFailed:
-      return "auth_failed";
-    case LoginFailure::Disabled:
-      return "disabled";
-    case LoginFailure::Unavailable:
-      return "unavailable";
-    case LoginFailure::InUse:
-      return "in_use";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -76,7 +63,7 @@ double Session::ms_since(std::uint64_t start_ns) const {
 
 void Session::start(uv_stream_t* server) {
   if (client_->accept_from(server) != 0) {
-    finish("accept_failed");
+    finish(CloseReason::AcceptFailed);
     return;
   }
   record_.client = client_->peer().text();
@@ -87,7 +74,7 @@ void Session::start(uv_stream_t* server) {
     state_ = State::TlsHandshake;
     tls_start_ns_ = accepted_ns_;
     if (!client_->start_tls_server(worker_.server_tls)) {
-      finish("tls_failed");
+      finish(CloseReason::TlsFailed);
       return;
     }
   } else {
@@ -128,7 +115,7 @@ void Session::client_ready() {
     // port), as Postfix does: a client that is just closed retries at once
     // and its user never learns why.
     send(too_many_connections_goodbye());
-    finish("too_many_connections");
+    finish(CloseReason::TooManyConnections);
     return;
   }
   state_ = State::PreAuth;
@@ -155,18 +142,18 @@ bool Session::tls_active() const {
 }
 
 void Session::pause_client_input() {
-  client_->stop_reading();
+  if (client_) client_->stop_reading();
 }
 
 void Session::resume_client_input() {
   // A client that sends commands without reading the answers waits until
   // they drained: answers must not pile up in memory (EHLO multiplies input).
-  if (state_ == State::PreAuth && !client_->congested()) client_->start_reading();
+  if (state_ == State::PreAuth && client_ && !client_->congested()) client_->start_reading();
 }
 
 void Session::start_tls() {
   if (!client_->start_tls_server(worker_.server_tls)) {
-    finish("tls_failed");
+    finish(CloseReason::TlsFailed);
     return;
   }
   state_ = State::StartTlsHandshake;
@@ -206,7 +193,13 @@ void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
       backend_->shutdown_write();
       return;
     }
-    finish(why == core::StreamEnd::TlsFailed ? "tls_failed" : "client_closed");
+    CloseReason reason =
+        why == core::StreamEnd::TlsFailed ? CloseReason::TlsFailed : CloseReason::ClientClosed;
+    if (login_under_way() && guard_ticket_) {
+      abandon_login(reason);
+      return;
+    }
+    finish(reason);
     return;
   }
   if (&stream != backend_.get()) return;
@@ -215,17 +208,24 @@ void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
                  record_.backend, core::to_string(why),
                  why == core::StreamEnd::TlsFailed ? ": " + backend_->tls_error() : "");
     if (backend_greeting_ns_ == 0) {
-      connect_next_server();  // it never greeted: as good as refused
+      // It never greeted: as good as refused.
+      worker_.login_metrics->backend_connect_failed(route_->pod);
+      connect_next_server();
       return;
     }
-    login_failed(LoginFailure::Unavailable);
+    worker_.login_metrics->backend_login_fault(route_->pod);
+    if (!backend_login_->credentials_sent()) {
+      server_failed_before_credentials(LoginOutcome::PodFault);
+      return;
+    }
+    login_failed(LoginOutcome::PodFault);
   } else if (state_ == State::Relay) {
     if (client_finished_) {
-      finish("client_closed");
+      finish(CloseReason::ClientClosed);
       return;
     }
     if (why != core::StreamEnd::PeerClosed) send(pod_lost_goodbye());
-    finish("backend_closed");
+    finish(CloseReason::BackendClosed);
   }
 }
 
@@ -280,7 +280,7 @@ void Session::begin_attempt(std::string user) {
   record_.backend.clear();
   record_.directory.clear();
   record_.lockout.clear();
-  guarded_attempt_.reset();
+  guard_ticket_.reset();
   // A new attempt: the phases of an earlier refused one no longer apply.
   record_.phases.directory.reset();
   record_.phases.backend_connect.reset();
@@ -288,103 +288,111 @@ void Session::begin_attempt(std::string user) {
   record_.phases.total.reset();
 }
 
-void Session::refuse_credentials() {
-  begin_attempt(record_.user);
+void Session::refuse_credentials(std::string user) {
+  begin_attempt(std::move(user));
   pause_client_input();
-  login_failed(LoginFailure::AuthFailed);
+  login_failed(LoginOutcome::MalformedCredentials);
 }
 
-void Session::start_login(std::string user, std::string password) {
-  begin_attempt(user);
+void Session::start_login(Credentials credentials) {
+  begin_attempt(credentials.authcid);
   // Hold further client input until the pod has answered: commands
   // pipelined behind the login belong to whoever the login makes us.
   pause_client_input();
-  if (user.empty() || password.empty()) {
-    login_failed(LoginFailure::AuthFailed);
+  if (credentials.authcid.empty() || credentials.secret.empty()) {
+    login_failed(LoginOutcome::MalformedCredentials);
     return;
   }
-  if (!guard_admits(user, password)) return;
+  if (!guard_admits(credentials)) return;
 
   state_ = State::DirectoryLookup;
   lookup_start_ns_ = core::now_ns();
+  core::SocketAddress peer = client_->peer();
+  core::SocketAddress local = client_->local();
+  login_ = std::make_unique<LoginUnderWay>(LoginUnderWay{
+      std::move(credentials),
+      ClientIdentity{peer.ip(), peer.port(), local.ip(), local.port(), record_.session}});
   LookupRequest request;
-  request.user = user;
-  request.password = password;
+  request.user = login_->credentials.authcid;
+  if (worker_.directory->wants_password()) request.password = &login_->credentials.secret;
   request.protocol = listener_.protocol;
-  request.client_ip = client_->peer().ip();
+  request.client_ip = login_->client.ip;
   request.client_tls = client_->tls_active();
   request.attempt = ++login_attempts_;
-  worker_.directory->lookup(
-      request, [this, alive = std::weak_ptr<char>(alive_), user = std::move(user),
-                password = std::move(password)](LookupResult result) mutable {
-        if (alive.expired() || state_ != State::DirectoryLookup) return;
-        on_lookup_done(std::move(result), std::move(user), std::move(password));
-      });
+  worker_.directory->lookup(request,
+                            [this, alive = std::weak_ptr<char>(alive_)](LookupResult result) {
+                              if (alive.expired() || state_ != State::DirectoryLookup) return;
+                              on_lookup_done(std::move(result));
+                            });
 }
 
-bool Session::guard_admits(const std::string& user, const std::string& password) {
+bool Session::guard_admits(const Credentials& credentials) {
   if (!worker_.protection || client_address_key_.empty()) return true;
   const ProtectionConfig& config = worker_.config->protection;
-  LoginAttempt attempt = worker_.protection->attempt(user, password, client_address_key_);
-  if (auto refusal = worker_.protection->refusal(attempt, config)) {
+  LoginAttempt attempt = worker_.protection->attempt(credentials.authcid, credentials.secret.view(),
+                                                     client_address_key_);
+  auto admission = worker_.protection->admit(attempt, config);
+  if (auto* refusal = std::get_if<LoginGuard::Refusal>(&admission)) {
     // Answered like a wrong password, and after the same wait: the
     // attacker learns nothing, and the pod never sees the guess.
     record_.lockout = to_string(refusal->kind);
     tarpit_ms_ = refusal->tarpit_ms;
-    login_failed(LoginFailure::AuthFailed);
+    login_failed(LoginOutcome::LockedOut);
     return false;
   }
-  guarded_attempt_ = std::move(attempt);
+  guard_ticket_.emplace(std::move(std::get<LoginProtection::Ticket>(admission)));
   return true;
 }
 
-void Session::on_lookup_done(LookupResult result, std::string user, std::string password) {
+bool Session::login_under_way() const {
+  return state_ == State::DirectoryLookup || state_ == State::BackendConnect ||
+         state_ == State::BackendLogin;
+}
+
+void Session::abandon_login(CloseReason reason) {
+  // Nobody will read the answer: the client's side goes at once, and the
+  // login goes on to its verdict so that the guard counts the guess.
+  client_gone_ = reason;
+  take_byte_counts();
+  client_->close();
+}
+
+void Session::on_lookup_done(LookupResult result) {
   record_.phases.directory = ms_since(lookup_start_ns_);
   record_.directory = result.source;
   worker_.login_metrics->directory_answered(result.source, *record_.phases.directory);
-  switch (result.outcome) {
-    case LookupOutcome::Found:
-      break;
-    case LookupOutcome::UnknownUser:
-      // Unknown users look exactly like wrong passwords.
-      login_failed(LoginFailure::AuthFailed);
-      return;
-    case LookupOutcome::Refused:
+  if (!result.route) {
+    if (result.failure == LoginOutcome::DirectoryRefused) {
       refusal_wait_ms_ = result.wait_seconds * 1000;
       refusal_smtp_code_ = result.smtp_error_code;
-      login_failed(LoginFailure::AuthFailed);
-      return;
-    case LookupOutcome::Unavailable:
+    } else if (result.failure == LoginOutcome::DirectoryUnavailable) {
       spdlog::warn("session {}: no directory answer for the user", record_.session);
-      login_failed(LoginFailure::Unavailable);
-      return;
+    }
+    login_failed(result.failure);
+    return;
   }
   route_ = std::move(result.route);
   record_.pod = route_->pod;
   if (route_->servers.empty()) {
     spdlog::warn("session {}: pod {} has no {} server available", record_.session, route_->pod,
                  record_.protocol);
-    login_failed(LoginFailure::Unavailable);
+    login_failed(LoginOutcome::NoServer);
     return;
   }
-  if (result.backend_user) user = std::move(*result.backend_user);
-  if (result.backend_password) password = std::move(*result.backend_password);
-  core::SocketAddress peer = client_->peer();
-  core::SocketAddress local = client_->local();
-  backend_login_ = make_backend_login(
-      std::move(user), std::move(password),
-      ClientIdentity{peer.ip(), peer.port(), local.ip(), local.port(), record_.session});
+  // auth_http may name other credentials for the pod (Auth-User, Auth-Pass).
+  if (result.backend_user) login_->credentials.authcid = std::move(*result.backend_user);
+  if (result.backend_password) login_->credentials.secret = std::move(*result.backend_password);
   server_index_ = 0;
+  server_failure_ = LoginOutcome::PodUnreachable;
   connect_start_ns_ = core::now_ns();
   connect_next_server();
 }
 
 void Session::connect_next_server() {
-  // A server already tried refused, timed out or never greeted.
-  if (backend_) worker_.login_metrics->backend_connect_failed(route_->pod);
+  backend_login_.reset();
   retire_backend();
   if (server_index_ >= route_->servers.size()) {
-    login_failed(LoginFailure::Unavailable);
+    login_failed(server_failure_);
     return;
   }
   const directory::Server& server = route_->servers[server_index_++];
@@ -398,11 +406,19 @@ void Session::connect_next_server() {
   }
 }
 
+void Session::server_failed_before_credentials(LoginOutcome why) {
+  // Nothing was said about the credentials: the pod's next server may do
+  // better (and if none is left, the client hears `why`).
+  server_failure_ = why;
+  connect_next_server();
+}
+
 void Session::on_stream_connected(core::Stream& stream, int status) {
   if (&stream != backend_.get() || state_ != State::BackendConnect) return;
   if (status != 0) {
     spdlog::warn("session {}: cannot connect to pod {} server {}: {}", record_.session, record_.pod,
                  record_.backend, uv_strerror(status));
+    worker_.login_metrics->backend_connect_failed(route_->pod);
     connect_next_server();
     return;
   }
@@ -411,11 +427,13 @@ void Session::on_stream_connected(core::Stream& stream, int status) {
   // as one that refuses.
   state_ = State::BackendLogin;
   backend_greeting_ns_ = 0;
+  backend_login_ = make_backend_login(login_->credentials, login_->client);
   if (route_->backend_tls == "implicit") {
     std::string ip = worker_.backend_tls_verifies ? backend_->peer().ip() : std::string();
     if (!backend_->start_tls_client(worker_.backend_tls, "", ip)) {
       spdlog::warn("session {}: cannot start TLS to pod {} server {}", record_.session, record_.pod,
                    record_.backend);
+      worker_.login_metrics->backend_connect_failed(route_->pod);
       connect_next_server();
       return;
     }
@@ -429,56 +447,60 @@ void Session::on_backend_data(std::string_view bytes) {
     record_.phases.backend_connect = ms_since(connect_start_ns_);
     timer_.start(seconds_ms(worker_.config->timeouts.backend_auth_seconds));
   }
-  BackendLogin::Verdict verdict = backend_login_->feed(bytes);
-  if (std::string output = backend_login_->take_output(); !output.empty()) {
-    backend_->write(output);
+  std::optional<LoginOutcome> verdict = backend_login_->feed(bytes);
+  if (Secret output = backend_login_->take_output(); !output.empty()) {
+    backend_->write(output.view());
   }
-  switch (verdict) {
-    case BackendLogin::Verdict::Pending:
+  if (!verdict) return;
+  if (*verdict == LoginOutcome::PodFault) {
+    spdlog::warn("session {}: pod {} server {}: {}", record_.session, record_.pod, record_.backend,
+                 backend_login_->problem());
+    worker_.login_metrics->backend_login_fault(route_->pod);
+    if (!backend_login_->credentials_sent()) {
+      server_failed_before_credentials(LoginOutcome::PodFault);
       return;
-    case BackendLogin::Verdict::LoggedIn:
-      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
-      if (!route_->protocol_enabled) {
-        // Checked only now, so that a wrong password still looks like one.
-        backend_->write(backend_login_->logout_command());
-        login_failed(LoginFailure::Disabled);
-        return;
-      }
-      login_succeeded();
-      return;
-    case BackendLogin::Verdict::AuthFailed:
-      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
-      login_failed(LoginFailure::AuthFailed);
-      return;
-    case BackendLogin::Verdict::InUse:
-      record_.phases.backend_auth = ms_since(backend_greeting_ns_);
-      login_failed(LoginFailure::InUse);
-      return;
-    case BackendLogin::Verdict::Unavailable:
-      spdlog::warn("session {}: pod {} server {}: {}", record_.session, record_.pod,
-                   record_.backend, backend_login_->problem());
-      login_failed(LoginFailure::Unavailable);
-      return;
+    }
   }
+  record_.phases.backend_auth = ms_since(backend_greeting_ns_);
+  if (*verdict != LoginOutcome::LoggedIn) {
+    login_failed(*verdict);
+    return;
+  }
+  if (!route_->protocol_enabled) {
+    // Checked only now, so that a wrong password still looks like one.
+    backend_->write(backend_login_->logout_command());
+    login_failed(LoginOutcome::Disabled);
+    return;
+  }
+  login_succeeded();
 }
 
-void Session::login_failed(LoginFailure failure) {
-  record_.result = result_name(failure);
+void Session::conclude_attempt(LoginOutcome outcome) {
+  if (guard_ticket_) {
+    // Only a verdict on the credentials counts: the directory or the pod
+    // judged them. A pod that is down says nothing about the guess.
+    tarpit_ms_ = guard_ticket_->conclude(outcome, worker_.config->protection);
+    guard_ticket_.reset();
+  }
+  login_.reset();
+}
+
+void Session::login_failed(LoginOutcome outcome) {
+  record_.outcome = outcome;
   record_.phases.total = ms_since(accepted_ns_);
   worker_.login_metrics->login_answered(listener_.protocol, record_);
   backend_login_.reset();
   retire_backend();
-  pending_failure_ = failure;
-  // Only a verdict on the password counts: the directory or the pod said
-  // no. A pod that is down says nothing about the guess.
-  if (failure == LoginFailure::AuthFailed && guarded_attempt_) {
-    tarpit_ms_ = worker_.protection->failed(*guarded_attempt_, worker_.config->protection);
+  pending_failure_ = outcome;
+  conclude_attempt(outcome);
+  if (client_gone_) {
+    finish(*client_gone_);  // counted; nobody is left to answer
+    return;
   }
-  guarded_attempt_.reset();
-  // Every refused login is answered no sooner than auth_failure_delay_ms
-  // after the credentials arrived, whether the pod said no, the user is
-  // unknown, or the credentials were malformed: the answer's timing must not
-  // tell which, and guessing gets slow.
+  // Every refusal of the credentials is answered no sooner than
+  // auth_failure_delay_ms after they arrived, whether the pod said no, the
+  // user is unknown, a lockout refused them, or they were malformed: the
+  // answer's timing must not tell which, and guessing gets slow.
   std::uint64_t delay_ms =
       std::max<std::uint64_t>(worker_.config->timeouts.auth_failure_delay_ms, refusal_wait_ms_) +
       tarpit_ms_;
@@ -486,7 +508,7 @@ void Session::login_failed(LoginFailure failure) {
   tarpit_ms_ = 0;
   std::uint64_t delay_ns = delay_ms * kNsPerMs;
   std::uint64_t elapsed_ns = core::now_ns() - credentials_done_ns_;
-  if (failure == LoginFailure::AuthFailed && elapsed_ns < delay_ns) {
+  if (answered_as_auth_failure(outcome) && elapsed_ns < delay_ns) {
     state_ = State::FailureDelay;
     timer_.start((delay_ns - elapsed_ns) / kNsPerMs + 1);
     return;
@@ -502,19 +524,18 @@ void Session::send_failure_answer() {
     // A login that was under way when the drain began got its answer; no
     // new one starts.
     send(shutdown_goodbye());
-    finish("shutdown");
+    finish(CloseReason::Shutdown);
     return;
   }
-  // Guesses count; a pod that is down or a busy mailbox says nothing of
-  // the client.
-  bool guessed = pending_failure_ == LoginFailure::AuthFailed ||
-                 pending_failure_ == LoginFailure::Disabled;
-  if (guessed && ++refused_logins_ >= worker_.config->limits.max_auth_attempts) {
+  // Refusals of the credentials count; a pod that is down or a busy
+  // mailbox says nothing of the client.
+  if (counts_as_refusal(pending_failure_) &&
+      ++refused_logins_ >= worker_.config->limits.max_auth_attempts) {
     // Each refusal costs a directory lookup and a pod login; a client that
     // keeps guessing must reconnect (and meet the connection limits).
     send(too_many_auth_attempts_goodbye());
     if (worker_.connection_limits) worker_.connection_limits->over_auth_attempts.add();
-    finish("too_many_auth_attempts");
+    finish(CloseReason::TooManyAuthAttempts);
     return;
   }
   credentials_start_ns_ = core::now_ns();
@@ -523,13 +544,19 @@ void Session::send_failure_answer() {
 }
 
 void Session::login_succeeded() {
-  core::Stream::Batch batch(*client_);  // the OK and the pod's first bytes: one send
-  record_.result = "ok";
-  state_ = State::Relay;
-  if (guarded_attempt_) {
-    worker_.protection->succeeded(*guarded_attempt_, worker_.config->protection);
-    guarded_attempt_.reset();
+  record_.outcome = LoginOutcome::LoggedIn;
+  conclude_attempt(LoginOutcome::LoggedIn);
+  if (client_gone_) {
+    // The guess was right, and nobody is left to use the session.
+    backend_->write(backend_login_->logout_command());
+    backend_login_.reset();
+    record_.phases.total = ms_since(accepted_ns_);
+    worker_.login_metrics->login_answered(listener_.protocol, record_);
+    finish(*client_gone_);
+    return;
   }
+  core::Stream::Batch batch(*client_);  // the OK and the pod's first bytes: one send
+  state_ = State::Relay;
   answer_logged_in(*backend_login_);
   if (std::string from_pod = backend_login_->take_leftover(); !from_pod.empty()) send(from_pod);
   backend_login_.reset();
@@ -565,40 +592,47 @@ void Session::on_timer() {
   switch (state_) {
     case State::TlsHandshake:
     case State::StartTlsHandshake:
-      finish("preauth_timeout");
+      finish(CloseReason::PreauthTimeout);
       break;
     case State::PreAuth:
       send(preauth_timeout_goodbye());
-      finish("preauth_timeout");
+      finish(CloseReason::PreauthTimeout);
       break;
     case State::BackendConnect:
       spdlog::warn("session {}: connecting to pod {} server {} timed out", record_.session,
                    record_.pod, record_.backend);
+      worker_.login_metrics->backend_connect_failed(route_->pod);
       connect_next_server();
       break;
     case State::BackendLogin:
       if (backend_greeting_ns_ == 0) {
         spdlog::warn("session {}: pod {} server {} accepted but did not greet in time",
                      record_.session, record_.pod, record_.backend);
+        worker_.login_metrics->backend_connect_failed(route_->pod);
         connect_next_server();
         break;
       }
       spdlog::warn("session {}: pod {} server {} did not finish the login in time", record_.session,
                    record_.pod, record_.backend);
-      login_failed(LoginFailure::Unavailable);
+      worker_.login_metrics->backend_login_fault(route_->pod);
+      if (!backend_login_->credentials_sent()) {
+        server_failed_before_credentials(LoginOutcome::PodTimeout);
+        break;
+      }
+      login_failed(LoginOutcome::PodTimeout);
       break;
     case State::DirectoryLookup:
       // The directory clients have their own deadlines; this is the
       // pre-auth deadline, which may still run out while several directory
       // URLs are tried one after another.
       send(preauth_timeout_goodbye());
-      finish("preauth_timeout");
+      finish(client_gone_.value_or(CloseReason::PreauthTimeout));
       break;
     case State::FailureDelay:
       send_failure_answer();
       break;
     case State::Relay:
-      finish("idle_timeout");
+      finish(CloseReason::IdleTimeout);
       break;
     case State::Closing:
       // The grace period for flushing is over.
@@ -612,7 +646,7 @@ void Session::on_timer() {
 void Session::shut_down() {
   if (state_ == State::Closing) return;
   if (state_ == State::PreAuth) send(shutdown_goodbye());
-  finish("shutdown");
+  finish(CloseReason::Shutdown);
 }
 
 void Session::drain() {
@@ -642,11 +676,11 @@ void Session::kick() {
     // Only between the pod's replies: a goodbye inside a literal or a
     // message would corrupt what the client is reading.
     if (client_output_at_boundary()) send(kicked_goodbye());
-    finish("kicked");
+    finish(CloseReason::Kicked);
     return;
   }
   if (state_ == State::PreAuth) send(shutdown_goodbye());
-  finish("kicked");
+  finish(CloseReason::Kicked);
 }
 
 SessionSummary Session::summary() const {
@@ -670,15 +704,22 @@ const std::string& Session::user() const {
   return record_.user;
 }
 
-void Session::finish(const char* close_reason) {
+void Session::take_byte_counts() {
+  if (!client_) return;
+  record_.bytes_from_client = client_->bytes_read();
+  record_.bytes_to_client = client_->bytes_written();
+}
+
+void Session::finish(CloseReason reason) {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
-  record_.close_reason = close_reason;
-  if (client_) {
-    record_.bytes_from_client = client_->bytes_read();
-    record_.bytes_to_client = client_->bytes_written();
-  }
+  record_.close_reason = reason;
+  take_byte_counts();
   record_.duration_ms = ms_since(accepted_ns_);
+  // A login cut short (shutdown, kick) ends without a verdict: the guard
+  // forgets it, and the password is wiped.
+  guard_ticket_.reset();
+  login_.reset();
   // The client may connect again at once: a connection that is closing
   // (flushing its last answer) no longer counts against its address.
   address_slot_.reset();

@@ -12,6 +12,18 @@
 //                                   └──────── refused ────────┴──> FailureDelay ──> PreAuth
 //   any state ──> Closing (one close reason, one access-log line)
 //
+// Every login ends in one LoginOutcome (login_outcome.h); it decides the
+// answer, the failure delay, and what the brute-force guard and
+// limits.max_auth_attempts count.
+//
+// A client that leaves (closes, resets) while the guard let its login
+// through, during DirectoryLookup, BackendConnect or BackendLogin, still made
+// a guess the pod may be checking: its side is closed at once, and the login
+// runs on to its verdict (bounded by the directory's deadline,
+// backend_connect_seconds and backend_auth_seconds), which reaches the guard
+// before the session closes. Giving up on slow (failed) logins does not
+// dodge the count.
+//
 // When podgate stops, drain() closes a session with no login under way at
 // once ("shutdown"), lets a login under way get its answer (a refusal is
 // followed by the goodbye) and leaves Relay to end by itself; shut_down()
@@ -36,21 +48,17 @@
 #include "core/stream.h"
 #include "core/timer.h"
 #include "proxy/access_log.h"
+#include "proxy/close_reason.h"
 #include "proxy/config.h"
+#include "proxy/credentials.h"
 #include "proxy/directory/directory_client.h"
+#include "proxy/login_outcome.h"
 #include "proxy/protection/address_connection_limiter.h"
-#include "proxy/protection/login_guard.h"
+#include "proxy/protection/login_protection.h"
 #include "proxy/session/backend_login.h"
 #include "proxy/worker.h"
 
 namespace podgate::proxy {
-
-enum class LoginFailure {
-  AuthFailed,   // wrong password, unknown user, malformed credentials
-  Disabled,     // right password, protocol disabled for the user
-  Unavailable,  // no pod server could log the user in now
-  InUse,        // the pod accepted the password but the mailbox is busy
-};
 
 class Session : public core::StreamHandler, public LiveSession {
  public:
@@ -75,11 +83,12 @@ class Session : public core::StreamHandler, public LiveSession {
   virtual void on_client_input(std::string_view bytes) = 0;
   // A STARTTLS handshake finished (SMTP forgets the EHLO, RFC 3207).
   virtual void on_tls_established() {}
-  // The pod dialogue for this protocol.
-  virtual std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
+  // The pod dialogue for this protocol, for one server of the pod; the
+  // credentials outlive it.
+  virtual std::unique_ptr<BackendLogin> make_backend_login(const Credentials& credentials,
                                                            ClientIdentity identity) = 0;
   // Words for a refused login; the session is back in PreAuth afterwards.
-  virtual void answer_login_failed(LoginFailure failure) = 0;
+  virtual void answer_login_failed(LoginOutcome outcome) = 0;
   // Words for a successful login (before the pod's own first bytes).
   virtual void answer_logged_in(BackendLogin& login) = 0;
   // Client bytes already read behind the credentials: the pod's to answer.
@@ -110,9 +119,11 @@ class Session : public core::StreamHandler, public LiveSession {
   void start_tls();
   // Credentials are complete: look the user up and log in at the pod. The
   // outcome arrives as answer_logged_in() or answer_login_failed().
-  void start_login(std::string user, std::string password);
-  // Refuses credentials without asking the pod (malformed, empty...).
-  void refuse_credentials();
+  void start_login(Credentials credentials);
+  // Refuses credentials without asking the pod (MalformedCredentials): a
+  // PLAIN message that does not parse, a foreign authzid. `user`: the login
+  // name, if the message had one.
+  void refuse_credentials(std::string user);
   void pause_client_input();
   void resume_client_input();
   bool in_preauth() const { return state_ == State::PreAuth; }
@@ -120,7 +131,7 @@ class Session : public core::StreamHandler, public LiveSession {
   const directory::Route& route() const { return *route_; }
   // An auth_http service's Auth-Error-Code for the last refusal ("" if none).
   const std::string& refusal_smtp_code() const { return refusal_smtp_code_; }
-  void finish(const char* close_reason);
+  void finish(CloseReason reason);
 
   Worker& worker_;
   const ListenerConfig& listener_;
@@ -152,21 +163,30 @@ class Session : public core::StreamHandler, public LiveSession {
   void client_ready();
   // Credentials arrived: the phases and route of an earlier attempt go.
   void begin_attempt(std::string user);
-  // The guard's verdict before the directory is asked: false if a lockout
-  // refuses these credentials (the refusal is under way).
-  bool guard_admits(const std::string& user, const std::string& password);
-  void on_lookup_done(LookupResult result, std::string user, std::string password);
+  // The guard's verdict before the directory is asked: false if it refuses
+  // these credentials (the refusal is under way).
+  bool guard_admits(const Credentials& credentials);
+  void on_lookup_done(LookupResult result);
+  // The login is under way and someone (a pod, the directory) has the guess.
+  bool login_under_way() const;
+  // The client left while its login was under way: see the header comment.
+  void abandon_login(CloseReason reason);
   void connect_next_server();
   void on_backend_data(std::string_view bytes);
-  void login_failed(LoginFailure failure);
+  // The pod's server failed us before it had the credentials: the next one.
+  void server_failed_before_credentials(LoginOutcome why);
+  void login_failed(LoginOutcome outcome);
   void send_failure_answer();
   void login_succeeded();
+  // The guard hears how the login it let through ended; the credentials go.
+  void conclude_attempt(LoginOutcome outcome);
   void retire_backend();
   void relay(core::Stream& from, core::Stream& to, std::string_view bytes);
   void on_timer();
   void arm_preauth_deadline();
   void maybe_free();
   double ms_since(std::uint64_t start_ns) const;
+  void take_byte_counts();
 
   State state_ = State::PreAuth;
   std::unique_ptr<core::Stream> client_;
@@ -175,20 +195,31 @@ class Session : public core::StreamHandler, public LiveSession {
   core::Timer timer_;
   bool timer_closed_ = false;
 
+  // What the login under way needs until its verdict, then freed (and the
+  // password wiped): a logged-in session holds none of it.
+  struct LoginUnderWay {
+    Credentials credentials;
+    ClientIdentity client;  // taken while the client is there: it may leave
+  };
+  std::unique_ptr<LoginUnderWay> login_;
   std::optional<directory::Route> route_;
   std::size_t server_index_ = 0;
+  // Why the servers tried so far failed: the answer if none is left.
+  LoginOutcome server_failure_ = LoginOutcome::PodUnreachable;
   std::unique_ptr<BackendLogin> backend_login_;
-  LoginFailure pending_failure_ = LoginFailure::AuthFailed;  // during FailureDelay
+  LoginOutcome pending_failure_ = LoginOutcome::WrongPassword;  // during FailureDelay
   std::uint32_t refusal_wait_ms_ = 0;  // auth_http's Auth-Wait for this refusal
   std::string refusal_smtp_code_;
   unsigned login_attempts_ = 0;
   unsigned refused_logins_ = 0;  // refusals for the credentials, for limits.max_auth_attempts
   AddressConnectionLimiter::Slot address_slot_;  // held until finish()
   bool over_address_limit_ = false;
-  // The attempt under way as the brute-force guard counts it (no password).
-  std::optional<LoginAttempt> guarded_attempt_;
+  // The attempt the brute-force guard let through, until it concludes.
+  std::optional<LoginProtection::Ticket> guard_ticket_;
   std::uint32_t tarpit_ms_ = 0;     // the guard's extra wait for this refusal
   std::string client_address_key_;  // address_key() of the client
+  // Set when the client left during a login that runs on to its verdict.
+  std::optional<CloseReason> client_gone_;
   // Directory answers may arrive after the session is gone: they hold a
   // weak reference to this and do nothing once it expired.
   std::shared_ptr<char> alive_ = std::make_shared<char>();

@@ -3,18 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "proxy/protocol/ascii.h"
+#include "proxy/protocol/pod_verdict.h"
 #include "proxy/protocol/sasl/sasl.h"
 
 namespace podgate::proxy {
 
 namespace {
 
-std::string upper(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return result;
-}
+using protocol::upper_cased;
 
 // XCLIENT values are xtext (RFC 3461); addresses and EHLO names need no
 // escaping unless they hold '+', '=' or controls, which we then leave out.
@@ -26,32 +23,12 @@ bool plain_xtext(std::string_view text) {
 
 }  // namespace
 
-SmtpBackendLogin::SmtpBackendLogin(std::string user, std::string password, ClientIdentity client,
+SmtpBackendLogin::SmtpBackendLogin(const Credentials& credentials, ClientIdentity client,
                                    std::string ehlo_name, Mechanism mechanism)
-    : user_(std::move(user)),
-      password_(std::move(password)),
-      client_(std::move(client)),
+    : BackendLogin(credentials, std::move(client)),
       ehlo_name_(std::move(ehlo_name)),
       mechanism_(mechanism) {
   if (!plain_xtext(ehlo_name_)) ehlo_name_ = "podgate";
-}
-
-SmtpBackendLogin::~SmtpBackendLogin() {
-  std::fill(password_.begin(), password_.end(), '\0');
-}
-
-std::string SmtpBackendLogin::take_output() {
-  return std::exchange(output_, {});
-}
-
-std::string SmtpBackendLogin::take_leftover() {
-  return replies_.take_rest();
-}
-
-BackendLogin::Verdict SmtpBackendLogin::unavailable(std::string problem) {
-  problem_ = std::move(problem);
-  step_ = Step::Done;
-  return Verdict::Unavailable;
 }
 
 bool SmtpBackendLogin::offered(std::string_view keyword) const {
@@ -60,36 +37,41 @@ bool SmtpBackendLogin::offered(std::string_view keyword) const {
   });
 }
 
-BackendLogin::Verdict SmtpBackendLogin::feed(std::string_view bytes) {
-  if (verdict_ != Verdict::Pending) return verdict_;
-  replies_.feed(bytes);
-  while (verdict_ == Verdict::Pending) {
-    std::optional<smtp::Reply> reply = replies_.next();
-    if (!reply) {
-      if (replies_.broken()) verdict_ = unavailable("pod sent something that is not an SMTP reply");
-      break;
-    }
-    verdict_ = on_reply(reply->code, reply->lines);
-  }
-  return verdict_;
+bool SmtpBackendLogin::offers_mechanism(std::string_view mechanism) const {
+  return std::any_of(extensions_.begin(), extensions_.end(), [&](const std::string& line) {
+    return line.rfind("AUTH ", 0) == 0 &&
+           (line + " ").find(" " + std::string(mechanism) + " ") != std::string::npos;
+  });
 }
 
-BackendLogin::Verdict SmtpBackendLogin::on_reply(int code, const std::vector<std::string>& lines) {
+std::optional<LoginOutcome> SmtpBackendLogin::consume(std::string_view bytes) {
+  replies_.feed(bytes);
+  while (std::optional<smtp::Reply> reply = replies_.next()) {
+    if (std::optional<LoginOutcome> verdict = on_reply(reply->code, reply->lines)) return verdict;
+  }
+  if (replies_.broken()) {
+    return fault("pod sent something that is not an SMTP reply (or too long a one)");
+  }
+  return std::nullopt;
+}
+
+std::optional<LoginOutcome> SmtpBackendLogin::on_reply(int code,
+                                                       const std::vector<std::string>& lines) {
   switch (step_) {
     case Step::Greeting:
     case Step::Xclient:  // XCLIENT starts a new session: the pod greets again
       if (code != 220) {
-        return unavailable(step_ == Step::Greeting ? "pod did not greet with 220"
-                                                   : "pod refused XCLIENT");
+        return fault(step_ == Step::Greeting ? "pod did not greet with 220"
+                                             : "pod refused XCLIENT");
       }
-      output_ += "EHLO " + ehlo_name_ + "\r\n";
+      send("EHLO " + ehlo_name_ + "\r\n");
       step_ = step_ == Step::Greeting ? Step::Ehlo : Step::EhloAgain;
-      return Verdict::Pending;
+      return std::nullopt;
     case Step::Ehlo:
     case Step::EhloAgain:
-      if (code != 250) return unavailable("pod refused EHLO");
+      if (code != 250) return fault("pod refused EHLO");
       extensions_.clear();
-      for (std::size_t i = 1; i < lines.size(); ++i) extensions_.push_back(upper(lines[i]));
+      for (std::size_t i = 1; i < lines.size(); ++i) extensions_.push_back(upper_cased(lines[i]));
       if (step_ == Step::Ehlo) return after_ehlo();
       return send_auth();
     case Step::AuthPlain:
@@ -100,59 +82,70 @@ BackendLogin::Verdict SmtpBackendLogin::on_reply(int code, const std::vector<std
     case Step::Done:
       break;
   }
-  return verdict_;
+  return std::nullopt;
 }
 
-BackendLogin::Verdict SmtpBackendLogin::after_ehlo() {
-  if (!offered("AUTH")) return unavailable("pod offers no AUTH after EHLO");
+std::optional<LoginOutcome> SmtpBackendLogin::after_ehlo() {
+  if (!offered("AUTH")) return fault("pod offers no AUTH after EHLO");
   if (offered("XCLIENT") && plain_xtext(client_.ip)) {
     // Postfix's XCLIENT wants IPv6 addresses tagged (RFC 5321 address literal style).
     std::string address =
         client_.ip.find(':') == std::string::npos ? client_.ip : "IPV6:" + client_.ip;
-    output_ += "XCLIENT ADDR=" + address + " PORT=" + std::to_string(client_.port) +
-               " HELO=" + ehlo_name_ + "\r\n";
+    send("XCLIENT ADDR=" + address + " PORT=" + std::to_string(client_.port) +
+         " HELO=" + ehlo_name_ + "\r\n");
     step_ = Step::Xclient;
-    return Verdict::Pending;
+    return std::nullopt;
   }
   return send_auth();
 }
 
-BackendLogin::Verdict SmtpBackendLogin::send_auth() {
+std::optional<LoginOutcome> SmtpBackendLogin::send_auth() {
+  std::string_view name = mechanism_ == Mechanism::Plain ? "PLAIN" : "LOGIN";
+  if (!offers_mechanism(name)) {
+    step_ = Step::Done;
+    return fault("pod does not offer AUTH " + std::string(name));
+  }
   if (mechanism_ == Mechanism::Plain) {
     // One line whatever the password holds.
-    output_ += "AUTH PLAIN " + sasl::base64_encode(sasl::make_plain(user_, password_)) + "\r\n";
-    std::fill(password_.begin(), password_.end(), '\0');
+    send("AUTH PLAIN ");
+    send_credentials(
+        sasl::base64_encode(sasl::make_plain(credentials_.authcid, credentials_.secret)));
+    send("\r\n");
     step_ = Step::AuthPlain;
   } else {
-    output_ += "AUTH LOGIN\r\n";
+    send("AUTH LOGIN\r\n");
     step_ = Step::AuthLogin;
   }
-  return Verdict::Pending;
+  return std::nullopt;
 }
 
 // Each prompt is answered by what it asks for, so a pod that prompts in
 // another order never receives the password as a user name.
-BackendLogin::Verdict SmtpBackendLogin::answer_login_prompt(std::string_view challenge) {
-  std::string prompt = upper(sasl::base64_decode(challenge).value_or(""));
+std::optional<LoginOutcome> SmtpBackendLogin::answer_login_prompt(std::string_view challenge) {
+  std::string prompt = upper_cased(sasl::base64_decode(challenge).value_or(""));
   if (prompt.find("PASSWORD") != std::string::npos) {
-    output_ += sasl::base64_encode(password_) + "\r\n";
-    std::fill(password_.begin(), password_.end(), '\0');
+    send_credentials(sasl::base64_encode(credentials_.secret));
+    send("\r\n");
   } else if (prompt.find("USER") != std::string::npos) {
-    output_ += sasl::base64_encode(user_) + "\r\n";
+    send(sasl::base64_encode(credentials_.authcid) + "\r\n");
   } else {
-    return unavailable("pod sent an unknown AUTH LOGIN prompt");
+    step_ = Step::Done;
+    return fault("pod sent an unknown AUTH LOGIN prompt");
   }
-  return Verdict::Pending;
+  return std::nullopt;
 }
 
-BackendLogin::Verdict SmtpBackendLogin::auth_answer(int code) {
+LoginOutcome SmtpBackendLogin::auth_answer(int code) {
   step_ = Step::Done;
-  if (code == 235) return Verdict::LoggedIn;
-  // Only these say the credentials are wrong; anything else (530 "STARTTLS
-  // first", 501 syntax, 454...) is the pod's or podgate's problem, and must
-  // not look like a wrong password to the user.
-  if (code == 535 || code == 534) return Verdict::AuthFailed;
-  return unavailable("pod answered AUTH with " + std::to_string(code));
+  LoginOutcome verdict = smtp_auth_verdict(code);
+  if (!credentials_sent() && verdict != LoginOutcome::PodFault) {
+    // AUTH LOGIN answered before the password: nothing was said about it.
+    return fault("pod answered AUTH LOGIN with " + std::to_string(code) + " before the password");
+  }
+  if (verdict == LoginOutcome::PodFault) {
+    return fault("pod answered AUTH with " + std::to_string(code));
+  }
+  return verdict;
 }
 
 }  // namespace podgate::proxy

@@ -99,7 +99,7 @@ void SmtpSession::process_client_input() {
         if (event.error.fatal()) {
           send("500 5.5.6 Line too long\r\n");
           send(kTooManyErrors);
-          finish("line_too_long");
+          finish(CloseReason::LineTooLong);
         } else {
           reject_invalid("501 5.5.4 Syntax error\r\n");
         }
@@ -114,7 +114,7 @@ void SmtpSession::reject_invalid(std::string_view answer) {
   send(answer);
   if (++invalid_commands_ >= worker_.config->limits.max_invalid_commands) {
     send(kTooManyErrors);
-    finish("too_many_errors");
+    finish(CloseReason::TooManyErrors);
   }
 }
 
@@ -154,7 +154,7 @@ void SmtpSession::handle_command(const smtp::Command& command) {
       break;
     case CommandKind::Quit:
       send("221 2.0.0 Bye\r\n");
-      finish("logout");
+      finish(CloseReason::Logout);
       break;
     case CommandKind::Unknown:
       reject_invalid("502 5.5.2 Command not recognized\r\n");
@@ -162,27 +162,31 @@ void SmtpSession::handle_command(const smtp::Command& command) {
   }
 }
 
-void SmtpSession::on_sasl_step(const SaslExchange::Step& step) {
-  using Outcome = SaslExchange::Outcome;
-  switch (step.outcome) {
-    case Outcome::Challenge:
+void SmtpSession::on_sasl_step(SaslExchange::Step step) {
+  using Kind = SaslExchange::Step::Kind;
+  switch (step.kind) {
+    case Kind::Challenge:
       send("334 " + step.challenge + "\r\n");
       parser_.expect_sasl_response();
+      return;
+    case Kind::Credentials:
+      start_login(std::move(step.credentials));
+      return;
+    case Kind::Failed:
       break;
-    case Outcome::Credentials:
-      start_login(step.user, step.password);
-      break;
-    case Outcome::Cancelled:
+  }
+  switch (step.failure) {
+    case LoginOutcome::Cancelled:
       send("501 5.0.0 Authentication canceled\r\n");
       break;
-    case Outcome::BadBase64:
+    case LoginOutcome::InvalidBase64:
       reject_invalid("501 5.5.2 Invalid base64 data\r\n");
       break;
-    case Outcome::Refused:
-      refuse_credentials();
-      break;
-    case Outcome::Unsupported:
+    case LoginOutcome::UnsupportedMechanism:
       send("504 5.5.4 Unrecognized authentication type\r\n");
+      break;
+    default:  // MalformedCredentials: a refusal like any other
+      refuse_credentials(std::move(step.user));
       break;
   }
 }
@@ -202,32 +206,26 @@ void SmtpSession::start_tls_command() {
 // ---------------------------------------------------------------------------
 // The login hop, SMTP words
 
-std::unique_ptr<BackendLogin> SmtpSession::make_backend_login(std::string user,
-                                                              std::string password,
+std::unique_ptr<BackendLogin> SmtpSession::make_backend_login(const Credentials& credentials,
                                                               ClientIdentity identity) {
   auto mechanism = route().smtp_auth == "login" ? SmtpBackendLogin::Mechanism::Login
                                                 : SmtpBackendLogin::Mechanism::Plain;
-  return std::make_unique<SmtpBackendLogin>(std::move(user), std::move(password),
-                                            std::move(identity), ehlo_name_, mechanism);
+  return std::make_unique<SmtpBackendLogin>(credentials, std::move(identity), ehlo_name_,
+                                            mechanism);
 }
 
-void SmtpSession::answer_login_failed(LoginFailure failure) {
-  switch (failure) {
-    case LoginFailure::AuthFailed:
-      if (!refusal_smtp_code().empty()) {
-        // An auth_http service chose the code (nginx's Auth-Error-Code).
-        send(refusal_smtp_code() + " Authentication failed\r\n");
-      } else {
-        send(kAuthFailed);
-      }
-      break;
-    case LoginFailure::Disabled:
-      send(kDisabled);
-      break;
-    case LoginFailure::Unavailable:
-    case LoginFailure::InUse:
-      send(kUnavailable);
-      break;
+void SmtpSession::answer_login_failed(LoginOutcome outcome) {
+  if (answered_as_auth_failure(outcome)) {
+    if (!refusal_smtp_code().empty()) {
+      // An auth_http service chose the code (nginx's Auth-Error-Code).
+      send(refusal_smtp_code() + " Authentication failed\r\n");
+    } else {
+      send(kAuthFailed);
+    }
+  } else if (outcome == LoginOutcome::Disabled) {
+    send(kDisabled);
+  } else {
+    send(kUnavailable);  // InUse too: SMTP has no word for a busy mailbox
   }
 }
 

@@ -25,9 +25,9 @@ class SmtpSession final : public Session {
   void greet() override;
   void on_client_input(std::string_view bytes) override;
   void on_tls_established() override;
-  std::unique_ptr<BackendLogin> make_backend_login(std::string user, std::string password,
+  std::unique_ptr<BackendLogin> make_backend_login(const Credentials& credentials,
                                                    ClientIdentity identity) override;
-  void answer_login_failed(LoginFailure failure) override;
+  void answer_login_failed(LoginOutcome outcome) override;
   void answer_logged_in(BackendLogin& login) override;
   std::string take_pipelined_input() override;
   void resume_preauth() override;
@@ -40,7 +40,7 @@ class SmtpSession final : public Session {
 
   void process_client_input();
   void handle_command(const smtp::Command& command);
-  void on_sasl_step(const SaslExchange::Step& step);
+  void on_sasl_step(SaslExchange::Step step);
   void start_tls_command();
   void reject_invalid(std::string_view answer);
   std::string ehlo_answer() const;

@@ -47,7 +47,7 @@ using podgate::directory::LookupAnswer;
 using podgate::directory::Protocol;
 using podgate::directory::Route;
 using podgate::proxy::DirectoryAnswer;
-using podgate::proxy::LookupOutcome;
+using podgate::proxy::LoginOutcome;
 using podgate::proxy::LookupResult;
 
 // What one response means to each interpreter.
@@ -79,7 +79,7 @@ bool same_answer(const DirectoryAnswer& a, const DirectoryAnswer& b) {
 }
 
 bool same_result(const LookupResult& a, const LookupResult& b) {
-  if (a.outcome != b.outcome || a.route.has_value() != b.route.has_value()) return false;
+  if (a.failure != b.failure || a.route.has_value() != b.route.has_value()) return false;
   if (a.route && !same_route(*a.route, *b.route)) return false;
   return std::strcmp(a.source, b.source) == 0 && a.wait_seconds == b.wait_seconds &&
          a.smtp_error_code == b.smtp_error_code && a.backend_user == b.backend_user &&
@@ -149,21 +149,20 @@ bool well_formed_smtp_error_code(const std::string& code) {
 
 void check_auth_http_result(const Response& response, const LookupResult& result) {
   check(std::strcmp(result.source, "auth_http") == 0);
-  check(result.outcome != LookupOutcome::UnknownUser);
+  check(result.route || result.failure != LoginOutcome::UnknownUser);
   const std::optional<std::string> status = response.header("Auth-Status");
   if (response.status != 200 || !status) {
-    check(result.outcome == LookupOutcome::Unavailable);
+    check(!result.route && result.failure == LoginOutcome::DirectoryUnavailable);
   } else {
-    check((result.outcome == LookupOutcome::Refused) == (*status != "OK"));
+    check((!result.route && result.failure == LoginOutcome::DirectoryRefused) == (*status != "OK"));
   }
-  check(result.route.has_value() == (result.outcome == LookupOutcome::Found));
-  if (result.outcome != LookupOutcome::Refused) {
+  if (result.route || result.failure != LoginOutcome::DirectoryRefused) {
     check(result.wait_seconds == 0 && result.smtp_error_code.empty());
   } else {
     check(result.wait_seconds <= 60);
     check(result.smtp_error_code.empty() || well_formed_smtp_error_code(result.smtp_error_code));
   }
-  if (result.outcome != LookupOutcome::Found) {
+  if (!result.route) {
     check(!result.backend_user && !result.backend_password);
     return;
   }

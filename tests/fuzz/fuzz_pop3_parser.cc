@@ -30,7 +30,7 @@ using Type = Event::Type;
 constexpr std::size_t kHeaderBytes = 3;
 
 bool same_command(const Command& a, const Command& b) {
-  return a.kind == b.kind && a.name == b.name && a.argument == b.argument &&
+  return a.kind == b.kind && a.name == b.name && a.argument == b.argument && a.password == b.password &&
          a.mechanism == b.mechanism && a.initial_response == b.initial_response;
 }
 
@@ -65,14 +65,14 @@ void check_command_shape(const Command& command) {
   check(!has_any_of(command.argument, kLineBytes));
   if (command.kind == CommandKind::User) check(!command.argument.empty());
   if (command.kind == CommandKind::User) check(!has_any_of(command.argument, " "));
-  if (command.kind == CommandKind::Pass) check(!command.argument.empty());
+  if (command.kind == CommandKind::Pass) check(!command.password.empty());
   if (command.kind != CommandKind::User && command.kind != CommandKind::Pass) {
     check(command.argument.empty());
   }
   if (command.kind != CommandKind::Auth || command.mechanism.empty()) {
     check(!command.initial_response);
   }
-  if (command.initial_response) check(!has_any_of(*command.initial_response, " \r\n"));
+  if (command.initial_response) check(!has_any_of(command.initial_response->view(), " \r\n"));
 }
 
 enum class Mode {
@@ -125,7 +125,7 @@ class Run {
         return;
       case Type::SaslResponse:
         check(sasl_lines_wanted_ > 0);
-        check(!has_any_of(event.sasl_line, "\n"));
+        check(!has_any_of(event.sasl_line.view(), "\n"));
         if (event.sasl_line == "*") {
           sasl_lines_wanted_ = 0;
         } else if (--sasl_lines_wanted_ == 0) {

@@ -32,9 +32,10 @@ void check_plain(std::string_view input) {
   const std::optional<PlainCredentials> plain = parse_plain(input);
   if (!plain) return;
   check(!plain->authcid.empty() && !plain->password.empty());
-  check(plain->authzid + '\0' + plain->authcid + '\0' + plain->password == input);
-  const std::optional<PlainCredentials> rebuilt =
-      parse_plain(make_plain(plain->authcid, plain->password));
+  check(plain->authzid + '\0' + plain->authcid + '\0' + std::string(plain->password.view()) ==
+        input);
+  const podgate::Secret message = make_plain(plain->authcid, plain->password);
+  const std::optional<PlainCredentials> rebuilt = parse_plain(message.view());
   check(rebuilt && rebuilt->authzid.empty() && rebuilt->authcid == plain->authcid &&
         rebuilt->password == plain->password);
 }

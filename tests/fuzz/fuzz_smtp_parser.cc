@@ -105,7 +105,7 @@ void check_command_shape(const Command& command) {
   }
   if (command.initial_response) {
     check(!command.initial_response->empty());
-    check(!has_any_of(*command.initial_response, std::string_view(" \0\r\n", 4)));
+    check(!has_any_of(command.initial_response->view(), std::string_view(" \0\r\n", 4)));
   }
 }
 
@@ -159,7 +159,7 @@ class Run {
         return;
       case Type::SaslResponse:
         check(sasl_lines_wanted_ > 0);
-        check(!has_any_of(event.sasl_line, "\n"));
+        check(!has_any_of(event.sasl_line.view(), "\n"));
         if (event.sasl_line == "*") {
           sasl_lines_wanted_ = 0;
         } else if (--sasl_lines_wanted_ == 0) {

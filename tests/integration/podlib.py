@@ -330,7 +330,9 @@ def _mail_ids():
 class DovecotPod:
     """A private Dovecot instance: its own config, base_dir, state_dir, log,
     users in a passwd-file and Maildirs under workdir, listening on
-    127.0.0.1 only.
+    127.0.0.1 only (or `host`: another loopback address, e.g. 127.0.0.2, where
+    podgate's connections from 127.0.0.1 do not count as local, so Dovecot's
+    disable_plaintext_auth and LOGINDISABLED apply to them).
 
     protocols: dict protocol -> port, e.g. {"imap": 20143, "pop3": 20110}.
     "imap", "pop3" and "lmtp" are wired; "submission" is the next entry in
@@ -354,8 +356,10 @@ class DovecotPod:
 
     def __init__(self, name, workdir, users, imap_port=None, marker=None,
                  protocols=None, tls_cert=None, tls_key=None, imaps_port=None,
-                 auth_port=None, lmtp_port=None, pop3s_port=None, extra_conf=None):
+                 auth_port=None, lmtp_port=None, pop3s_port=None, extra_conf=None,
+                 host="127.0.0.1"):
         self.name = name
+        self.host = host
         self.workdir = mkdir(workdir)
         self.users = dict(users)
         self.protocols = dict(protocols or {})
@@ -394,11 +398,11 @@ class DovecotPod:
 
     @property
     def imap_addr(self):
-        return "127.0.0.1:%d" % self.imap_port
+        return "%s:%d" % (self.host, self.imap_port)
 
     @property
     def pop3_addr(self):
-        return "127.0.0.1:%d" % self.protocols["pop3"]
+        return "%s:%d" % (self.host, self.protocols["pop3"])
 
     @property
     def lmtp_port(self):
@@ -406,11 +410,11 @@ class DovecotPod:
 
     @property
     def lmtp_addr(self):
-        return "127.0.0.1:%d" % self.protocols["lmtp"]
+        return "%s:%d" % (self.host, self.protocols["lmtp"])
 
     @property
     def auth_addr(self):
-        return "127.0.0.1:%d" % self.auth_port
+        return "%s:%d" % (self.host, self.auth_port)
 
     # -- configuration ----------------------------------------------------
 
@@ -435,31 +439,31 @@ class DovecotPod:
         blocks = []
         imaps = ""
         if self.imaps_port:
-            imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
-                     "    port = %d\n    ssl = yes\n  }\n" % self.imaps_port)
+            imaps = ("  inet_listener imaps {\n    address = %s\n"
+                     "    port = %d\n    ssl = yes\n  }\n" % (self.host, self.imaps_port))
         else:
             imaps = "  inet_listener imaps {\n    port = 0\n  }\n"
         blocks.append(
             "service imap-login {\n"
-            "  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n"
+            "  inet_listener imap {\n    address = %s\n    port = %d\n  }\n"
             "%s"
             "  service_count = 0\n"      # high-performance mode: no fork per login
             "  process_min_avail = 1\n"
             "  client_limit = 1000\n"
-            "}\n" % (self.imap_port, imaps))
+            "}\n" % (self.host, self.imap_port, imaps))
         blocks.append("service imap {\n  process_limit = 1000\n  client_limit = 1\n}\n")
         blocks.append("protocol imap {\n  mail_max_userip_connections = 1000\n}\n")
         if "pop3" in self.protocols:
             pop3s = "  inet_listener pop3s {\n    port = 0\n  }\n"
             if self.pop3s_port:
-                pop3s = ("  inet_listener pop3s {\n    address = 127.0.0.1\n"
-                         "    port = %d\n    ssl = yes\n  }\n" % self.pop3s_port)
+                pop3s = ("  inet_listener pop3s {\n    address = %s\n"
+                         "    port = %d\n    ssl = yes\n  }\n" % (self.host, self.pop3s_port))
             blocks.append(
                 "service pop3-login {\n"
-                "  inet_listener pop3 {\n    address = 127.0.0.1\n    port = %d\n  }\n"
+                "  inet_listener pop3 {\n    address = %s\n    port = %d\n  }\n"
                 "%s"
                 "  service_count = 0\n  process_min_avail = 1\n  client_limit = 1000\n"
-                "}\n" % (self.protocols["pop3"], pop3s))
+                "}\n" % (self.host, self.protocols["pop3"], pop3s))
             blocks.append("service pop3 {\n  process_limit = 1000\n  client_limit = 1\n}\n")
             blocks.append("protocol pop3 {\n  mail_max_userip_connections = 1000\n"
                           "  pop3_uidl_format = %08Xu%08Xv\n}\n")
@@ -469,9 +473,9 @@ class DovecotPod:
             # %Lu keeps the domain; the passwd-file users are full addresses)
             blocks.append(
                 "service lmtp {\n"
-                "  inet_listener lmtp {\n    address = 127.0.0.1\n    port = %d\n  }\n"
+                "  inet_listener lmtp {\n    address = %s\n    port = %d\n  }\n"
                 "  process_min_avail = 1\n"
-                "}\n" % self.protocols["lmtp"])
+                "}\n" % (self.host, self.protocols["lmtp"]))
             blocks.append("protocol lmtp {\n  auth_username_format = %Lu\n"
                           "  lmtp_save_to_detail_mailbox = no\n"
                           "  postmaster_address = postmaster@example.com\n}\n")
@@ -495,7 +499,7 @@ class DovecotPod:
             "log_path = %(log)s\n"
             "info_log_path = %(log)s\n"
             "debug_log_path = %(log)s\n"
-            "listen = 127.0.0.1\n"
+            "listen = %(host)s\n"
             "protocols = %(protocols)s\n"
             "%(ssl)s"
             "disable_plaintext_auth = no\n"
@@ -524,7 +528,8 @@ class DovecotPod:
             "%(services)s"
             "%(extra)s"
         ) % {
-            "name": self.name, "base_dir": self.base_dir, "state_dir": self.state_dir,
+            "name": self.name, "host": self.host, "base_dir": self.base_dir,
+            "state_dir": self.state_dir,
             "instance": self.instance_name, "log": self.log_path,
             "protocols": " ".join(sorted(self.protocols)), "ssl": ssl_lines,
             "uid": _mail_ids()[0], "gid": _mail_ids()[1],
@@ -532,8 +537,8 @@ class DovecotPod:
             "extra": self.extra_conf,
             # Postfix SASL (smtpd_sasl_type = dovecot) over TCP: an unnamed
             # inet listener of the auth service speaks the auth client protocol
-            "auth_listener": ("  inet_listener {\n    address = 127.0.0.1\n    port = %d\n  }\n"
-                              % self.auth_port) if self.auth_port else "",
+            "auth_listener": ("  inet_listener {\n    address = %s\n    port = %d\n  }\n"
+                              % (self.host, self.auth_port)) if self.auth_port else "",
         }
         with open(self.conf_path, "w") as f:
             f.write(conf)
@@ -550,7 +555,7 @@ class DovecotPod:
                                      stdin=subprocess.DEVNULL, stdout=self._err,
                                      stderr=self._err)
         self._cleanup = register_cleanup(self.stop)
-        if not wait_port("127.0.0.1", self.imap_port, timeout, self.proc, greeting=b"* OK"):
+        if not wait_port(self.host, self.imap_port, timeout, self.proc, greeting=b"* OK"):
             msg = ("Dovecot pod %s did not start on port %d\n--- stderr:\n%s\n--- log:\n%s"
                    % (self.name, self.imap_port, tail(err_path), tail(self.log_path)))
             self.stop()
@@ -1242,10 +1247,9 @@ class Podgate:
         }
         if self.access_log_path:
             cfg["access_log"] = self.access_log_path
-        # Most tests log in with wrong passwords from 127.0.0.1 on purpose;
-        # the brute-force guard would lock them out of each other's way (and
-        # its tarpit would skew their timings). test_protection.py turns it on.
-        cfg["protection"] = {"enabled": False}
+        # The brute-force guard is on, as it ships: every test runs with it.
+        # Tests that make many failures on purpose do so from addresses of
+        # their own (127.0.x.y), or set "protection" in extra_config.
         for k, v in self.extra_config.items():
             cfg[k] = v
         return cfg
@@ -1725,12 +1729,18 @@ class ImapWorld:
     # timeouts.auth_failure_delay_ms (default 2000): shorter here so the
     # suite stays fast, but above Dovecot's own ~0.5 s so it is observable
     AUTH_FAILURE_DELAY_MS = 700
+    # The brute-force guard is on with its thresholds as shipped; only its
+    # tarpit (2 s more per failure from one address, up to 15 s) is shorter,
+    # or the wrong passwords the tests send from 127.0.0.1 would add minutes.
+    TARPIT = {"tarpit_step_ms": 50, "tarpit_max_ms": 200}
 
     def new_podgate(self, name, extra=None, directory=None, cert=None, key=None,
                     listeners=None, start=True):
         extra = json.loads(json.dumps(extra or {}))
         extra.setdefault("timeouts", {}).setdefault("auth_failure_delay_ms",
                                                     self.AUTH_FAILURE_DELAY_MS)
+        for setting, value in self.TARPIT.items():
+            extra.setdefault("protection", {}).setdefault(setting, value)
         pg = Podgate(os.path.join(self.root, name),
                      listeners or [{"protocol": "imap", "tls": "implicit"},
                                    {"protocol": "imap", "tls": "starttls"}],

@@ -37,7 +37,6 @@ LISTENERS = [
 ]
 QUICK = {
     "timeouts": {"auth_failure_delay_ms": 0},
-    "protection": {"enabled": False},
 }
 
 

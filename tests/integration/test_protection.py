@@ -11,7 +11,9 @@ own loopback address, so the tests do not lock each other out.
 
 import os
 import re
+import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -35,7 +37,8 @@ class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     world_kwargs = {"start_podgate": False, "pop3": True}
     # the attackers' guesses must not reach a log either
     extra_secrets = ["guess-000", "guess-199", "pop-guess-00", "Spring2026!", "botnet-00",
-                     "old-Pw-from-2025"]
+                     "old-Pw-from-2025", "gone-00", "gone-29", "crowd-00", "crowd-19",
+                     "Winter2026!"]
 
     @classmethod
     def set_up_more(cls):
@@ -82,17 +85,36 @@ class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             time.sleep(0.05)
         return True
 
-    def records_from(self, source, mark, count):
-        """The `count` access-log lines of sessions from `source` written
-        after `mark`."""
+    def records_from(self, source, mark, count, prefix=False):
+        """The `count` access-log lines of sessions from `source` (with
+        prefix: from addresses that start with it) written after `mark`."""
         def records():
+            start = source if prefix else source + ":"
             return [o for o in self.pg.access_log_lines()[mark:]
-                    if o.get("client", "").startswith(source + ":")]
+                    if o.get("client", "").startswith(start)]
         self.assertTrue(self.wait_for(lambda: len(records()) >= count))
         return records()
 
     def lockouts(self, kind):
         return self.admin.metrics().get('podgate_protection_lockouts_total{kind="%s"}' % kind, 0)
+
+    def abandon(self, user, password, source, wait=0.05):
+        """A guesser that gives up on every login not won at once: sends the
+        LOGIN, waits `wait` seconds for an OK, and closes."""
+        r = podlib.RawIMAP(self.pg.port("imap", "implicit"), source=source)
+        try:
+            r.send("a LOGIN %s %s\r\n" % (user, podlib.imap_quote(password)))
+            try:
+                return r.readline(timeout=wait)
+            except socket.timeout:
+                return None
+        finally:
+            r.close()
+
+    def settled(self):
+        """Every login the guard let through has had its verdict."""
+        return self.wait_for(
+            lambda: self.admin.metrics().get("podgate_protection_in_flight", -1) == 0, timeout=10)
 
     # -- the tests --------------------------------------------------------
 
@@ -195,6 +217,80 @@ class ProtectionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         # The guard is shared by the protocols: IMAP from there is locked too.
         self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.4.1"),
                           "L", "NO", "AUTHENTICATIONFAILED")
+
+    def test_guessers_that_give_up_before_the_verdict_are_still_counted(self):
+        user = "frank@example.com"  # pod-fo: a refusing server, then pod-1
+        before = self.pod_mismatches(self.world.pod1, user)
+        mark = self.log_mark()
+        answers = [self.abandon(user, "gone-%02d" % i, "127.0.5.1") for i in range(30)]
+        self.assertFalse(any(a and a.startswith(b"a OK") for a in answers), answers)
+        self.assertTrue(self.settled(), "logins still in flight")
+        # The pod checked exactly as many guesses as the threshold allows ...
+        self.assertEqual(self.pod_mismatches(self.world.pod1, user) - before,
+                         PROTECTION["user_address_failures"])
+        # ... each abandoned login ran to its verdict, which the guard counted.
+        records = self.records_from("127.0.5.1", mark, 30)
+        self.assertEqual(sum(1 for o in records if o.get("outcome") == "wrong_password"),
+                         PROTECTION["user_address_failures"])
+        self.assertTrue(all(o["close_reason"] == "client_closed" for o in records), records)
+        self.assertIn("lockout start: user_address frank@example.com from 127.0.5.1",
+                      self.pg.stderr_text())
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.5.1"),
+                          "L", "NO", "AUTHENTICATIONFAILED")
+
+    def test_twenty_guessers_at_once_get_no_more_guesses_than_the_threshold(self):
+        user = "carol@example.com"  # pod-1
+        before = self.pod_mismatches(self.world.pod1, user)
+        mark = self.log_mark()
+        # Twenty connections, all through TLS first, then twenty guesses at
+        # once, each closed as soon as it is sent.
+        clients = [podlib.RawIMAP(self.pg.port("imap", "implicit"), source="127.0.5.2")
+                   for _ in range(20)]
+        go = threading.Barrier(len(clients))
+
+        def guess(i):
+            go.wait()
+            clients[i].send("a LOGIN %s crowd-%02d\r\n" % (user, i))
+            clients[i].close()
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+            self.assertFalse(t.is_alive(), "a guesser hung")
+        self.assertTrue(self.settled(), "logins still in flight")
+        self.assertEqual(self.pod_mismatches(self.world.pod1, user) - before,
+                         PROTECTION["user_address_failures"])
+        records = self.records_from("127.0.5.2", mark, 20)
+        self.assertEqual(sum(1 for o in records if o.get("outcome") == "wrong_password"),
+                         PROTECTION["user_address_failures"])
+        self.assertEqual(sum(1 for o in records if o.get("outcome") == "locked_out"),
+                         20 - PROTECTION["user_address_failures"])
+
+    def test_one_password_tried_against_many_users_from_many_addresses_is_locked(self):
+        # A botnet: every address tries one user, all with the same password.
+        mark = self.log_mark()
+        limit = PROTECTION["password_spray_users"]
+        for i in range(limit + 5):
+            tagged = self.attempt("sprayed%03d@example.net" % i, "Winter2026!",
+                                  "127.0.6.%d" % (i + 1))
+            self.assertTagged(tagged, "L", "NO", "AUTHENTICATIONFAILED")
+        self.assertIn("lockout start: password password #", self.pg.stderr_text())
+        self.assertGreaterEqual(self.lockouts("password"), 1)
+        # The real user with that password (erin lives on pod-2 via the domain
+        # route) is refused before the pod hears of it.
+        user = "erin@example.org"
+        before = self.pod_mismatches(self.world.pod2, user)
+        self.assertTagged(self.attempt(user, "Winter2026!", "127.0.6.200"),
+                          "L", "NO", "AUTHENTICATIONFAILED")
+        self.assertEqual(self.pod_mismatches(self.world.pod2, user), before)
+        records = self.records_from("127.0.6.", mark, limit + 6, prefix=True)
+        self.assertEqual([o["lockout"] for o in records[limit:]], ["password"] * 6)
+        self.assertEqual(self.admin.metrics().get(
+            'podgate_protection_refused_total{kind="password"}', 0), 6)
+        # Its own password still works from a new address.
+        self.assertTagged(self.attempt(user, self.world.passwords[user], "127.0.6.201"), "L", "OK")
 
     def test_tracker_size_is_reported(self):
         self.attempt("nobody@example.com", "x-Pw-1", "127.0.3.1")

@@ -13,7 +13,7 @@ namespace core = podgate::core;
 using podgate::directory::Protocol;
 using podgate::proxy::DirectoryConfig;
 using podgate::proxy::HttpDirectory;
-using podgate::proxy::LookupOutcome;
+using podgate::proxy::LoginOutcome;
 using podgate::proxy::LookupRequest;
 using podgate::proxy::LookupResult;
 
@@ -125,7 +125,7 @@ TEST_CASE("Directory answers are cached for their TTL and unknown users briefly"
 
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(1);
-  REQUIRE(harness.results[0].outcome == LookupOutcome::Found);
+  REQUIRE(harness.results[0].route.has_value());
   CHECK(harness.results[0].route->pod == "pod-1");
   CHECK(std::string(harness.results[0].source) == "directory");
 
@@ -135,10 +135,10 @@ TEST_CASE("Directory answers are cached for their TTL and unknown users briefly"
 
   harness.lookup(directory, "nobody@example.com");
   harness.wait_for(3);
-  CHECK(harness.results[2].outcome == LookupOutcome::UnknownUser);
+  CHECK(harness.results[2].failure == LoginOutcome::UnknownUser);
   harness.lookup(directory, "nobody@example.com");
   REQUIRE(harness.results.size() == 4);
-  CHECK(harness.results[3].outcome == LookupOutcome::UnknownUser);
+  CHECK(harness.results[3].failure == LoginOutcome::UnknownUser);
 
   CHECK(directory_server.requests == 2);
   CHECK(harness.counter("cache_hit") == 1);
@@ -161,7 +161,7 @@ TEST_CASE("Concurrent lookups for one user share one request", "[http_directory]
   for (int i = 0; i < 5; ++i) harness.lookup(directory, "alice@example.com");
   harness.wait_for(5);
   CHECK(directory_server.requests == 1);
-  for (const auto& result : harness.results) CHECK(result.outcome == LookupOutcome::Found);
+  for (const auto& result : harness.results) CHECK(result.route.has_value());
   CHECK(harness.counter("coalesced") == 4);
   directory.close();
   directory_server.server.close();
@@ -175,7 +175,7 @@ TEST_CASE("A directory URL that refuses passes the lookup to the next", "[http_d
                           harness.metrics);
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(1);
-  CHECK(harness.results[0].outcome == LookupOutcome::Found);
+  CHECK(harness.results[0].route.has_value());
   CHECK(directory_server.requests == 1);
   directory.close();
   directory_server.server.close();
@@ -190,17 +190,17 @@ TEST_CASE("With every directory down, expired routes are served stale and others
   HttpDirectory directory(&harness.loop, config_for({directory_server->url()}), harness.metrics);
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(1);
-  REQUIRE(harness.results[0].outcome == LookupOutcome::Found);
+  REQUIRE(harness.results[0].route.has_value());
 
   directory_server->server.close();
   uv_run(&harness.loop, UV_RUN_NOWAIT);
   harness.lookup(directory, "alice@example.com");
   harness.lookup(directory, "bob@example.com");
   harness.wait_for(3);
-  CHECK(harness.results[1].outcome == LookupOutcome::Found);
+  CHECK(harness.results[1].route.has_value());
   CHECK(std::string(harness.results[1].source) == "stale");
   CHECK(harness.results[1].route->pod == "pod-1");
-  CHECK(harness.results[2].outcome == LookupOutcome::Unavailable);
+  CHECK(harness.results[2].failure == LoginOutcome::DirectoryUnavailable);
   CHECK(harness.counter("stale") == 1);
   CHECK(harness.counter("unavailable") == 1);
   directory.close();
@@ -222,7 +222,7 @@ TEST_CASE("A 404 that is not about the user, a 5xx or a TLS mode podgate lacks f
                           harness.metrics);
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(1);
-  CHECK(harness.results[0].outcome == LookupOutcome::Found);
+  CHECK(harness.results[0].route.has_value());
   CHECK(wrong_path.requests == 1);
   CHECK(broken.requests == 1);
   CHECK(wants_tls.requests == 1);
@@ -231,7 +231,7 @@ TEST_CASE("A 404 that is not about the user, a 5xx or a TLS mode podgate lacks f
   // The URL that answered is asked first from now on.
   harness.lookup(directory, "nobody@example.com");
   harness.wait_for(2);
-  CHECK(harness.results[1].outcome == LookupOutcome::UnknownUser);
+  CHECK(harness.results[1].failure == LoginOutcome::UnknownUser);
   CHECK(good.requests == 2);
   CHECK(wrong_path.requests == 1);
 
@@ -247,7 +247,7 @@ TEST_CASE("No server available is answered but not cached", "[http_directory]") 
   HttpDirectory directory(&harness.loop, config_for({directory_server.url()}), harness.metrics);
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(1);
-  REQUIRE(harness.results[0].outcome == LookupOutcome::Found);
+  REQUIRE(harness.results[0].route.has_value());
   CHECK(harness.results[0].route->servers.empty());
   directory_server.no_server_up = false;  // the probe sees the pod back
   harness.lookup(directory, "alice@example.com");
@@ -266,7 +266,7 @@ TEST_CASE("A route on its way when the user is forgotten is not cached", "[http_
   harness.lookup(directory, "alice@example.com");
   directory.forget("alice@example.com");  // a kick after a move, while the answer travels
   harness.wait_for(1);
-  CHECK(harness.results[0].outcome == LookupOutcome::Found);
+  CHECK(harness.results[0].route.has_value());
   harness.lookup(directory, "alice@example.com");
   harness.wait_for(2);
   CHECK(std::string(harness.results[1].source) == "directory");

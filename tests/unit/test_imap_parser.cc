@@ -74,7 +74,7 @@ std::string describe(const Event& event) {
     case Type::LiteralContinuation:
       return "continuation";
     case Type::SaslResponse:
-      return "sasl [" + event.sasl_line + "]";
+      return "sasl [" + std::string(event.sasl_line.view()) + "]";
     case Type::Error:
       return "error " + std::to_string(static_cast<int>(event.error.kind)) + " tag [" +
              event.error.tag + "] " + event.error.message;
@@ -82,11 +82,12 @@ std::string describe(const Event& event) {
       break;
   }
   const Command& command = event.command;
-  std::string text = "command tag [" + command.tag + "] name [" + command.name + "] kind " +
-                     std::to_string(static_cast<int>(command.kind)) + " user [" + command.user +
-                     "] password [" + command.password + "] mechanism [" + command.mechanism +
-                     "] ir " +
-                     (command.initial_response ? "[" + *command.initial_response + "]" : "none");
+  std::string text =
+      "command tag [" + command.tag + "] name [" + command.name + "] kind " +
+      std::to_string(static_cast<int>(command.kind)) + " user [" + command.user + "] password [" +
+      std::string(command.password.view()) + "] mechanism [" + command.mechanism + "] ir " +
+      (command.initial_response ? "[" + std::string(command.initial_response->view()) + "]"
+                                : "none");
   for (const auto& [field, value] : command.id_fields)
     text += " id [" + field + "]=[" + value + "]";
   return text;
@@ -101,7 +102,7 @@ std::vector<std::string> describe_all(const std::vector<Event>& events) {
 // Returns the events of the whole-buffer parse after checking that every
 // other way of splitting `input` gives the same ones.
 std::vector<Event> parse_everywhere(std::string_view input, const Options& options = {}) {
-  const std::vector<Event> whole = parse_chunks({input}, options);
+  std::vector<Event> whole = parse_chunks({input}, options);
   const std::vector<std::string> expected = describe_all(whole);
   for (std::size_t cut = 0; cut <= input.size(); ++cut) {
     INFO("split at " << cut);

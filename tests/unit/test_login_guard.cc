@@ -320,3 +320,111 @@ TEST_CASE("lockout subjects hold no line breaks", "[protection]") {
   REQUIRE(outcome.started.size() == 1);
   CHECK(outcome.started[0].subject == "eve??lockout end: user alice from 192.0.2.1");
 }
+
+TEST_CASE("guesses in flight take the places under a threshold", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();  // user_address_failures = 3
+  std::vector<LoginAttempt> admitted;
+  int refused = 0;
+  // Twenty connections at once, each with its own guess, none judged yet.
+  for (int i = 0; i < 20; ++i) {
+    LoginAttempt guess = guard.attempt("alice", numbered("parallel", i), "192.0.2.1");
+    if (auto refusal = guard.admit(guess, config, 0)) {
+      CHECK(refusal->kind == LockKind::UserAddress);
+      ++refused;
+    } else {
+      admitted.push_back(guess);
+    }
+  }
+  CHECK(admitted.size() == 3);
+  CHECK(refused == 17);
+  CHECK(guard.sizes().in_flight == 3);
+  // Their verdicts arrive: the three failures lock the pair.
+  std::size_t locks = 0;
+  for (const LoginAttempt& guess : admitted) {
+    locks += guard.record_failure(guess, config, kSecond).started.size();
+  }
+  CHECK(locks == 1);
+  CHECK(guard.sizes().in_flight == 0);
+  CHECK(refused_by(guard, guard.attempt("alice", "late", "192.0.2.1"), config, kSecond) ==
+        LockKind::UserAddress);
+}
+
+TEST_CASE("one password in flight on many connections holds one place", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginAttempt right = guard.attempt("alice", "right", "192.0.2.1");
+  // A mail client opening ten connections at once with the same password.
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(guard.admit(right, config, 0));
+  CHECK(guard.sizes().in_flight == 10);
+  // Places remain for other guesses: the ten hold one.
+  LoginAttempt other = guard.attempt("alice", "other", "192.0.2.1");
+  CHECK_FALSE(guard.admit(other, config, 0));
+  guard.release(other);
+  for (int i = 0; i < 10; ++i) guard.record_success(right, config, kSecond);
+  CHECK(guard.sizes().in_flight == 0);
+  CHECK(guard.sizes().user_address == 0);  // nothing left to remember
+}
+
+TEST_CASE("a guess released without a verdict frees its place and leaves no count",
+          "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  std::vector<LoginAttempt> guesses;
+  for (int i = 0; i < 3; ++i) {
+    guesses.push_back(guard.attempt("alice", numbered("g", i), "192.0.2.1"));
+    REQUIRE_FALSE(guard.admit(guesses.back(), config, 0));
+  }
+  LoginAttempt fourth = guard.attempt("alice", "g3", "192.0.2.1");
+  CHECK(guard.admit(fourth, config, 0));
+  guard.release(guesses[0]);  // the pod was down: no verdict
+  CHECK_FALSE(guard.admit(fourth, config, 0));
+  for (std::size_t i = 1; i < guesses.size(); ++i) guard.release(guesses[i]);
+  guard.release(fourth);
+  CHECK(guard.sizes().in_flight == 0);
+  CHECK(guard.sizes().user_address == 0);
+  CHECK(guard.sizes().address == 0);
+}
+
+TEST_CASE("a counted failure and the same guess in flight take one place", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  LoginAttempt stale = guard.attempt("alice", "old-password", "192.0.2.1");
+  guard.record_failure(stale, config, 0);
+  guard.record_failure(guard.attempt("alice", "typo", "192.0.2.1"), config, 0);
+  // Two of three places counted; the old password again takes none.
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(guard.admit(stale, config, 0));
+  CHECK_FALSE(guard.admit(guard.attempt("alice", "new", "192.0.2.1"), config, 0));
+  CHECK(guard.admit(guard.attempt("alice", "newer", "192.0.2.1"), config, 0));
+}
+
+TEST_CASE("places in flight spare a known-good address, except for its own guessing",
+          "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();  // user_failures = 4
+  LoginAttempt owner = guard.attempt("alice", "right", "203.0.113.5");
+  guard.record_success(owner, config, 0);
+  for (int i = 0; i < 4; ++i) {  // a botnet's guesses, all in flight
+    REQUIRE_FALSE(guard.admit(
+        guard.attempt("alice", numbered("bot", i), numbered("198.51.100.", i)), config, 0));
+  }
+  CHECK(refused_by(guard, guard.attempt("alice", "right", "192.0.2.77"), config, 0) ==
+        LockKind::User);
+  CHECK_FALSE(refused_by(guard, owner, config, 0));
+}
+
+TEST_CASE("flooding the tables does not drop a guess in flight", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.table_entries = 50;
+  std::vector<LoginAttempt> guesses;
+  for (int i = 0; i < 3; ++i) {
+    guesses.push_back(guard.attempt("alice", numbered("g", i), "192.0.2.1"));
+    REQUIRE_FALSE(guard.admit(guesses.back(), config, 0));
+  }
+  for (int i = 0; i < 500; ++i) {
+    guard.record_failure(guard.attempt(numbered("made-up", i), "x", numbered("a", i)), config, 0);
+  }
+  CHECK(refused_by(guard, guard.attempt("alice", "g9", "192.0.2.1"), config, 0) ==
+        LockKind::UserAddress);
+}

@@ -1,58 +1,98 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <string>
+
 #include "proxy/protocol/sasl/sasl.h"
 #include "proxy/session/sasl_exchange.h"
 
+using podgate::Secret;
+using podgate::proxy::LoginOutcome;
 using podgate::proxy::SaslExchange;
-using Outcome = SaslExchange::Outcome;
+using Kind = SaslExchange::Step::Kind;
 namespace sasl = podgate::sasl;
+
+namespace {
+std::optional<Secret> response(std::string_view text) {
+  return Secret(text);
+}
+Secret line(std::string_view text) {
+  return Secret(text);
+}
+}  // namespace
 
 TEST_CASE("PLAIN with and without an initial response", "[sasl_exchange]") {
   std::string message = sasl::base64_encode(sasl::make_plain("alice", "pass word"));
   SaslExchange with_ir;
-  auto step = with_ir.start("PLAIN", message);
-  CHECK(step.outcome == Outcome::Credentials);
-  CHECK(step.user == "alice");
-  CHECK(step.password == "pass word");
+  auto step = with_ir.start("PLAIN", response(message));
+  CHECK(step.kind == Kind::Credentials);
+  CHECK(step.credentials.authcid == "alice");
+  CHECK(step.credentials.secret == "pass word");
 
   SaslExchange without_ir;
   step = without_ir.start("PLAIN", std::nullopt);
-  CHECK(step.outcome == Outcome::Challenge);
+  CHECK(step.kind == Kind::Challenge);
   CHECK(step.challenge.empty());
-  step = without_ir.respond(message);
-  CHECK(step.outcome == Outcome::Credentials);
-  CHECK(step.password == "pass word");
+  step = without_ir.respond(line(message));
+  CHECK(step.kind == Kind::Credentials);
+  CHECK(step.credentials.secret == "pass word");
 }
 
 TEST_CASE("LOGIN asks for the user, then the password", "[sasl_exchange]") {
   SaslExchange exchange;
   auto step = exchange.start("LOGIN", std::nullopt);
-  CHECK(step.outcome == Outcome::Challenge);
+  CHECK(step.kind == Kind::Challenge);
   CHECK(*sasl::base64_decode(step.challenge) == "Username:");
-  step = exchange.respond(sasl::base64_encode("bob"));
+  step = exchange.respond(line(sasl::base64_encode("bob")));
   CHECK(*sasl::base64_decode(step.challenge) == "Password:");
-  step = exchange.respond(sasl::base64_encode("secret"));
-  CHECK(step.outcome == Outcome::Credentials);
-  CHECK(step.user == "bob");
-  CHECK(step.password == "secret");
+  step = exchange.respond(line(sasl::base64_encode("secret")));
+  CHECK(step.kind == Kind::Credentials);
+  CHECK(step.credentials.authcid == "bob");
+  CHECK(step.credentials.secret == "secret");
 
   SaslExchange with_ir;
-  step = with_ir.start("LOGIN", sasl::base64_encode("bob"));
+  step = with_ir.start("LOGIN", response(sasl::base64_encode("bob")));
   CHECK(*sasl::base64_decode(step.challenge) == "Password:");
 }
 
 TEST_CASE("Cancel, bad base64, foreign authzid and unknown mechanisms", "[sasl_exchange]") {
+  auto failure = [](const SaslExchange::Step& step) {
+    return step.kind == Kind::Failed ? std::optional<LoginOutcome>(step.failure) : std::nullopt;
+  };
   SaslExchange exchange;
   exchange.start("PLAIN", std::nullopt);
-  CHECK(exchange.respond("*").outcome == Outcome::Cancelled);
+  CHECK(failure(exchange.respond(line("*"))) == LoginOutcome::Cancelled);
   exchange.start("PLAIN", std::nullopt);
-  CHECK(exchange.respond("not base64!").outcome == Outcome::BadBase64);
+  CHECK(failure(exchange.respond(line("not base64!"))) == LoginOutcome::InvalidBase64);
   std::string foreign = sasl::base64_encode(std::string("admin\0alice\0pw", 14));
-  CHECK(exchange.start("PLAIN", foreign).outcome == Outcome::Refused);
-  CHECK(exchange.start("PLAIN", std::string("=")).outcome == Outcome::Refused);
-  CHECK(exchange.start("CRAM-MD5", std::nullopt).outcome == Outcome::Unsupported);
+  auto refused = exchange.start("PLAIN", response(foreign));
+  CHECK(failure(refused) == LoginOutcome::MalformedCredentials);
+  CHECK(refused.user == "alice");  // the refused attempt names its own user
+  auto empty = exchange.start("PLAIN", response("="));
+  CHECK(failure(empty) == LoginOutcome::MalformedCredentials);
+  CHECK(empty.user.empty());
+  CHECK(failure(exchange.start("CRAM-MD5", std::nullopt)) == LoginOutcome::UnsupportedMechanism);
   // A new exchange forgets the last one's half-finished LOGIN.
   exchange.start("LOGIN", std::nullopt);
-  exchange.respond(sasl::base64_encode("bob"));
-  CHECK(exchange.start("PLAIN", sasl::base64_encode(sasl::make_plain("al", "pw"))).user == "al");
+  exchange.respond(line(sasl::base64_encode("bob")));
+  CHECK(exchange.start("PLAIN", response(sasl::base64_encode(sasl::make_plain("al", "pw"))))
+            .credentials.authcid == "al");
+}
+
+TEST_CASE("A secret is wiped when moved from, and grows without losing bytes", "[secret]") {
+  Secret a(std::string_view("short"));
+  Secret b(std::move(a));
+  CHECK(a.empty());  // NOLINT(bugprone-use-after-move): that is the point
+  CHECK(b == "short");
+  std::string source = "a password longer than the small-string buffer";
+  Secret c(std::move(source));
+  CHECK(source.empty());
+  CHECK(c.size() == 46);
+  for (int i = 0; i < 100; ++i) c.append("0123456789");
+  CHECK(c.size() == 1046);
+  CHECK(c.view().substr(0, 11) == "a password ");
+  CHECK(c.view().substr(1036) == "0123456789");
+  std::string text = "to wipe";
+  podgate::wipe(text);
+  CHECK(text.empty());
 }

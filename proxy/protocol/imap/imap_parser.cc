@@ -14,8 +14,12 @@
 
 #include <algorithm>
 
+#include "proxy/protocol/ascii.h"
+
 namespace podgate::imap {
 namespace {
+
+using protocol::upper_cased;
 
 // RFC 2971 allows at most 30 field/value pairs in ID.
 constexpr std::size_t kMaxIdPairs = 30;
@@ -42,20 +46,6 @@ bool is_astring_char(char c) {
 
 bool is_valid_tag(std::string_view atom) {
   return !atom.empty() && atom.size() <= kMaxTagLength && atom.find('+') == std::string_view::npos;
-}
-
-char to_upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string upper_cased(std::string_view text) {
-  std::string upper(text);
-  std::transform(upper.begin(), upper.end(), upper.begin(), to_upper);
-  return upper;
-}
-
-bool equals_ignoring_case(std::string_view text, std::string_view upper) {
-  return text.size() == upper.size() && upper_cased(text) == upper;
 }
 
 CommandKind kind_of(std::string_view upper_name) {
@@ -188,9 +178,13 @@ class Parser::Grammar {
       case CommandKind::Logout:
       case CommandKind::StartTls:
         return at_end();
-      case CommandKind::Login:
-        return take(Token::Kind::Space) && take_astring(command.user) && take(Token::Kind::Space) &&
-               take_astring(command.password) && at_end();
+      case CommandKind::Login: {
+        std::string password;
+        bool valid = take(Token::Kind::Space) && take_astring(command.user) &&
+                     take(Token::Kind::Space) && take_astring(password) && at_end();
+        command.password = Secret(std::move(password));
+        return valid;
+      }
       case CommandKind::Id:
         return take(Token::Kind::Space) && match_id_list(command.id_fields) && at_end();
       case CommandKind::Authenticate:
@@ -225,7 +219,7 @@ class Parser::Grammar {
     if (at_end()) return true;
     std::string initial_response;
     if (!take(Token::Kind::Space) || !take_atom(initial_response) || !at_end()) return false;
-    command.initial_response = std::move(initial_response);
+    command.initial_response.emplace(std::move(initial_response));
     return true;
   }
 
@@ -260,7 +254,7 @@ class Parser::Grammar {
 
   bool take_nil() {
     return take_if(false, [](const Token& token) {
-      return token.kind == Token::Kind::Atom && equals_ignoring_case(token.text, "NIL");
+      return token.kind == Token::Kind::Atom && protocol::iequals(token.text, "NIL");
     });
   }
 
@@ -452,7 +446,7 @@ Event Parser::finish_command() {
 Event Parser::sasl_response(std::string_view line) {
   Event event;
   event.type = Event::Type::SaslResponse;
-  event.sasl_line = line;
+  event.sasl_line = Secret(line);
   sasl_line_expected_ = false;
   start_next_command();
   return event;

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/secret.h"
+
 namespace podgate::imap {
 
 enum class CommandKind {
@@ -34,12 +36,12 @@ struct Command {
 
   // LOGIN: both astrings decoded (atom, quoted string or literal).
   std::string user;
-  std::string password;
+  Secret password;
 
   // AUTHENTICATE: mechanism upper-cased; the SASL-IR initial response exactly
   // as sent (base64 text, or "=" for an empty response), absent when not sent.
   std::string mechanism;
-  std::optional<std::string> initial_response;
+  std::optional<Secret> initial_response;
 
   // ID: the field/value pairs ("ID NIL" gives none); a NIL value is empty.
   std::vector<std::pair<std::string, std::string>> id_fields;
@@ -69,7 +71,7 @@ struct Event {
   Type type = Type::NeedMore;
   Command command;
   Error error;
-  std::string sasl_line;  // without CRLF; "*" means the client cancelled
+  Secret sasl_line;  // without CRLF; "*" means the client cancelled
 };
 
 class Parser {

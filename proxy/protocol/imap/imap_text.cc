@@ -1,22 +1,17 @@
 #include "proxy/protocol/imap/imap_text.h"
 
-#include <algorithm>
-#include <cctype>
+#include "proxy/protocol/ascii.h"
 
 namespace podgate::imap {
 
 namespace {
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), text.begin(),
-                    [](char a, char b) { return std::toupper(a) == std::toupper(b); });
-}
+using protocol::istarts_with;
 }  // namespace
 
 std::string capability_from(std::string_view line) {
-  if (starts_with_nocase(line, "* CAPABILITY ")) return std::string(line.substr(13));
+  if (istarts_with(line, "* CAPABILITY ")) return std::string(line.substr(13));
   std::size_t open = line.find('[');
-  if (open == std::string_view::npos || !starts_with_nocase(line.substr(open), "[CAPABILITY ")) {
+  if (open == std::string_view::npos || !istarts_with(line.substr(open), "[CAPABILITY ")) {
     return "";
   }
   std::size_t start = open + 12;

@@ -12,8 +12,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "proxy/protocol/ascii.h"
+
 namespace podgate::pop3 {
 namespace {
+
+using protocol::upper_cased;
 
 // RFC 4422 section 3.1: a mechanism name is 1 to 20 of A-Z, 0-9, "-" and "_".
 constexpr std::size_t kMaxMechanismLength = 20;
@@ -23,16 +27,6 @@ constexpr const char* kInvalidCharacters = "Invalid characters in command";
 constexpr const char* kInvalidCommand = "Invalid command";
 constexpr const char* kInvalidArguments = "Invalid arguments";
 constexpr const char* kLineTooLong = "Command line too long";
-
-char to_upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string upper_cased(std::string_view text) {
-  std::string upper(text);
-  std::transform(upper.begin(), upper.end(), upper.begin(), to_upper);
-  return upper;
-}
 
 bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -96,7 +90,7 @@ Event error_event(ErrorKind kind, const char* message) {
 Event sasl_response(std::string_view line) {
   Event event;
   event.type = Event::Type::SaslResponse;
-  event.sasl_line = line;
+  event.sasl_line = Secret(line);
   return event;
 }
 
@@ -110,7 +104,7 @@ bool parse_auth_arguments(std::optional<std::string_view> arguments, Command& co
   if (space == std::string_view::npos) return true;
   const std::string_view initial_response = arguments->substr(space + 1);
   if (!is_valid_initial_response(initial_response)) return false;
-  command.initial_response = std::string(initial_response);
+  command.initial_response.emplace(initial_response);
   return true;
 }
 
@@ -129,7 +123,7 @@ bool parse_arguments(std::optional<std::string_view> arguments, Command& command
       return true;
     case CommandKind::Pass:
       if (!arguments || arguments->empty()) return false;
-      command.argument = *arguments;
+      command.password = Secret(*arguments);
       return true;
     case CommandKind::Auth:
       return parse_auth_arguments(arguments, command);

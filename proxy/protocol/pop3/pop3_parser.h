@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/secret.h"
 #include "proxy/protocol/line_framer.h"
 
 namespace podgate::pop3 {
@@ -47,15 +48,16 @@ struct Command {
   std::string name;  // the keyword, upper-cased ("USER", "STAT", ...)
 
   // USER: the name (one argument, no spaces or control characters).
-  // PASS: everything after "PASS ", spaces included; never empty.
   // Every other command: empty.
   std::string argument;
+  // PASS: everything after "PASS ", spaces included; never empty.
+  Secret password;
 
   // AUTH: the SASL mechanism upper-cased, empty for a bare "AUTH" (which asks
   // for the list of mechanisms); the initial response exactly as sent (base64
   // text, or "=" for an empty response), absent when not sent.
   std::string mechanism;
-  std::optional<std::string> initial_response;
+  std::optional<Secret> initial_response;
 };
 
 enum class ErrorKind {
@@ -79,7 +81,7 @@ struct Event {
   Type type = Type::NeedMore;
   Command command;
   Error error;
-  std::string sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
+  Secret sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
 };
 
 // The lines come from protocol::LineFramer, and feed(), discard_buffered(),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 namespace podgate::sasl {
 namespace {
@@ -57,6 +58,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
 
 std::string base64_encode(std::string_view bytes) {
   std::string text;
+  // Exactly the room it needs: no reallocation leaves a copy behind.
   text.reserve((bytes.size() + 2) / 3 * 4);
   for (std::size_t pos = 0; pos < bytes.size(); pos += 3) {
     const std::size_t count = std::min<std::size_t>(3, bytes.size() - pos);
@@ -72,22 +74,24 @@ std::string base64_encode(std::string_view bytes) {
   return text;
 }
 
+Secret base64_encode(const Secret& bytes) {
+  std::string text = base64_encode(bytes.view());
+  return Secret(std::move(text));
+}
+
 std::optional<PlainCredentials> parse_plain(std::string_view decoded) {
   const std::size_t first_nul = decoded.find('\0');
   if (first_nul == std::string_view::npos) return std::nullopt;
   const std::size_t second_nul = decoded.find('\0', first_nul + 1);
   if (second_nul == std::string_view::npos) return std::nullopt;
-  PlainCredentials credentials{
-      std::string(decoded.substr(0, first_nul)),
-      std::string(decoded.substr(first_nul + 1, second_nul - first_nul - 1)),
-      std::string(decoded.substr(second_nul + 1)),
-  };
+  std::string_view authcid = decoded.substr(first_nul + 1, second_nul - first_nul - 1);
+  std::string_view password = decoded.substr(second_nul + 1);
   // The first two fields cannot hold a NUL: it would have ended them.
-  if (credentials.authcid.empty() || credentials.password.empty() ||
-      credentials.password.find('\0') != std::string::npos) {
+  if (authcid.empty() || password.empty() || password.find('\0') != std::string_view::npos) {
     return std::nullopt;
   }
-  return credentials;
+  return PlainCredentials{std::string(decoded.substr(0, first_nul)), std::string(authcid),
+                          Secret(password)};
 }
 
 std::string make_plain(std::string_view authcid, std::string_view password) {
@@ -97,6 +101,14 @@ std::string make_plain(std::string_view authcid, std::string_view password) {
   message.append(authcid);
   message.push_back('\0');
   message.append(password);
+  return message;
+}
+
+Secret make_plain(std::string_view authcid, const Secret& password) {
+  Secret message(std::string_view("\0", 1));
+  message.append(authcid);
+  message.append(std::string_view("\0", 1));
+  message.append(password.view());
   return message;
 }
 

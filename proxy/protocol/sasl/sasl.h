@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/secret.h"
+
 namespace podgate::sasl {
 
 // Strict RFC 4648 base64 (padding required, no whitespace, no URL alphabet).
@@ -13,11 +15,13 @@ namespace podgate::sasl {
 // sending an empty initial response) is NOT handled here: callers check it.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
+// The same for bytes that must not linger: a PLAIN message, a password.
+Secret base64_encode(const Secret& bytes);
 
 struct PlainCredentials {
   std::string authzid;  // empty when the client did not ask to act as someone else
   std::string authcid;  // the login name
-  std::string password;
+  Secret password;
 };
 
 // Splits a decoded PLAIN message "authzid NUL authcid NUL passwd". Rejects a
@@ -25,6 +29,8 @@ struct PlainCredentials {
 std::optional<PlainCredentials> parse_plain(std::string_view decoded);
 
 // Builds the PLAIN message for a backend login (authzid empty).
+Secret make_plain(std::string_view authcid, const Secret& password);
+// The same for clients whose passwords are their own (podgate-bench, tests).
 std::string make_plain(std::string_view authcid, std::string_view password);
 
 }  // namespace podgate::sasl

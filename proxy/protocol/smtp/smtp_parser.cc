@@ -13,8 +13,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "proxy/protocol/ascii.h"
+
 namespace podgate::smtp {
 namespace {
+
+using protocol::upper_cased;
 
 // RFC 4422 section 3.1: a mechanism name is 1 to 20 of A-Z, 0-9, "-" and "_".
 constexpr std::size_t kMaxMechanismLength = 20;
@@ -29,21 +33,6 @@ constexpr const char* kInvalidCharacters = "Invalid characters in command";
 constexpr const char* kInvalidCommand = "Invalid command";
 constexpr const char* kInvalidArguments = "Invalid arguments";
 constexpr const char* kLineTooLong = "Command line too long";
-
-char to_upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string upper_cased(std::string_view text) {
-  std::string upper(text);
-  std::transform(upper.begin(), upper.end(), upper.begin(), to_upper);
-  return upper;
-}
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view upper_prefix) {
-  return text.size() >= upper_prefix.size() &&
-         upper_cased(text.substr(0, upper_prefix.size())) == upper_prefix;
-}
 
 bool is_letter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -119,7 +108,7 @@ Event error_event(ErrorKind kind, const char* message) {
 Event sasl_response(std::string_view line) {
   Event event;
   event.type = Event::Type::SaslResponse;
-  event.sasl_line = line;
+  event.sasl_line = Secret(line);
   return event;
 }
 
@@ -132,7 +121,7 @@ bool parse_auth_arguments(std::string_view arguments, Command& command) {
   if (space == std::string_view::npos) return true;
   const std::string_view initial_response = arguments.substr(space + 1);
   if (!is_valid_initial_response(initial_response)) return false;
-  command.initial_response = std::string(initial_response);
+  command.initial_response.emplace(initial_response);
   return true;
 }
 
@@ -140,8 +129,7 @@ bool parse_auth_arguments(std::string_view arguments, Command& command) {
 // path itself is the pod's to judge once the client is authenticated; here it
 // must only be there.
 bool has_path_after(std::string_view arguments, std::string_view upper_prefix) {
-  return starts_with_ignoring_case(arguments, upper_prefix) &&
-         arguments.size() > upper_prefix.size();
+  return protocol::istarts_with(arguments, upper_prefix) && arguments.size() > upper_prefix.size();
 }
 
 // `arguments` is absent when the verb ends the line, and empty when a space

@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/secret.h"
 #include "proxy/protocol/line_framer.h"
 
 namespace podgate::smtp {
@@ -69,7 +70,7 @@ struct Command {
   // sent (base64 text, or "=" for an empty response), absent when not sent.
   // Only the base64 alphabet is checked here: the session decodes strictly.
   std::string mechanism;
-  std::optional<std::string> initial_response;
+  std::optional<Secret> initial_response;
 };
 
 enum class ErrorKind {
@@ -93,7 +94,7 @@ struct Event {
   Type type = Type::NeedMore;
   Command command;
   Error error;
-  std::string sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
+  Secret sasl_line;  // without CRLF, otherwise as sent; "*" means the client cancelled
 };
 
 // The lines come from protocol::LineFramer, and feed(), discard_buffered(),

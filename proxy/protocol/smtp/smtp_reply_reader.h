@@ -1,6 +1,6 @@
 // Reads SMTP server replies (RFC 5321 section 4.2): "ddd-text" lines continue
-// a reply, "ddd text" ends it. Pure and bounded; used where podgate is the
-// client of a pod's SMTP server.
+// a reply, "ddd text" ends it. Pure and bounded (a line, and a whole
+// multi-line reply); used where podgate is the client of a pod's SMTP server.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "proxy/protocol/line_framer.h"
 
 namespace podgate::smtp {
 
@@ -19,21 +21,24 @@ struct Reply {
 class ReplyReader {
  public:
   static constexpr std::size_t kMaxLineBytes = 8 * 1024;
+  // An EHLO answer, the longest reply of a login, is a few hundred bytes.
+  static constexpr std::size_t kMaxReplyBytes = 32 * 1024;
 
-  void feed(std::string_view bytes) { input_.append(bytes); }
+  void feed(std::string_view bytes) { lines_.feed(bytes); }
 
   // The next complete reply, or nullopt when more bytes are needed or the
-  // input is broken (then broken() is true and stays true).
+  // input is broken (then broken() is true and stays true): a line that is
+  // no reply line, too long a line or reply, a reply whose code changes.
   std::optional<Reply> next();
   bool broken() const { return broken_; }
 
   // Bytes after the last reply returned.
-  std::string take_rest();
+  std::string take_rest() { return lines_.take_unparsed(); }
 
  private:
-  std::string input_;
-  std::size_t start_ = 0;
+  protocol::LineFramer lines_{kMaxLineBytes};
   Reply partial_;
+  std::size_t partial_bytes_ = 0;
   bool broken_ = false;
 };
 

@@ -1,0 +1,52 @@
+#include "core/secret.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace podgate {
+
+void wipe(std::string& text) {
+  // resize() to the capacity makes the whole buffer addressable (and zeroes
+  // the spare part); then every byte of it is cleansed.
+  text.resize(text.capacity());
+  OPENSSL_cleanse(text.data(), text.size());
+  text.clear();
+}
+
+Secret::Secret(std::string&& text) : value_(std::move(text)) {
+  wipe(text);
+}
+
+Secret::Secret(std::string_view text) : value_(text) {}
+
+Secret::Secret(Secret&& other) noexcept : value_(std::move(other.value_)) {
+  wipe(other.value_);
+}
+
+Secret& Secret::operator=(Secret&& other) noexcept {
+  if (this != &other) {
+    wipe(value_);
+    value_ = std::move(other.value_);
+    wipe(other.value_);
+  }
+  return *this;
+}
+
+void Secret::append(std::string_view text) {
+  if (value_.size() + text.size() <= value_.capacity()) {
+    value_.append(text);
+    return;
+  }
+  // A reallocation would free the old buffer unwiped: copy into a bigger one
+  // ourselves and wipe the old.
+  std::string grown;
+  grown.reserve(std::max(value_.capacity() * 2, value_.size() + text.size()));
+  grown.append(value_);
+  grown.append(text);
+  wipe(value_);
+  value_ = std::move(grown);
+}
+
+}  // namespace podgate
