@@ -12,7 +12,6 @@ namespace {
 
 constexpr Protocol kProtocols[] = {Protocol::Imap, Protocol::Pop3, Protocol::Smtp};
 
-
 void require_object(const json& value, const std::string& where) {
   if (!value.is_object()) throw DirectoryError(where + " must be a JSON object");
 }
@@ -190,7 +189,9 @@ std::vector<PodServer> Directory::pod_servers() const {
   std::vector<PodServer> result;
   for (const auto& [name, pod] : pods_) {
     for (const auto& [protocol, servers] : pod.servers) {
-      for (const Server& server : servers) result.push_back(PodServer{name, protocol, server});
+      for (const Server& server : servers) {
+        result.push_back(PodServer{name, protocol, server, pod.backend_tls});
+      }
     }
   }
   return result;

@@ -55,6 +55,7 @@ struct PodServer {
   std::string pod;
   Protocol protocol;
   Server server;
+  std::string backend_tls = "none";  // the pod's: how the server is reached
 };
 
 class Directory {

@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <utility>
 
 #include "core/metrics.h"
+#include "core/stream.h"
+#include "core/timer.h"
 
 namespace podgate::directory {
 
@@ -74,83 +77,107 @@ std::optional<bool> judge_greeting(Protocol protocol, std::string_view received)
   return std::nullopt;
 }
 
-// One connection attempt: a TCP handle and its deadline. Freed in the close
-// callback of the last of the two handles, never inside its own callback.
-struct PodHealth::Probe {
-  PodHealth* owner = nullptr;
-  Key key;
-  uv_tcp_t tcp;
-  uv_connect_t connect;
-  uv_timer_t deadline;
-  char buffer[kMaxGreetingBytes];
-  std::string received;
-  int open_handles = 0;
-  bool connected = false;
-  bool finished = false;
+// One probe: a connection (in the server's TLS mode) and its deadline. Freed
+// once both have closed, never inside its own callback.
+struct PodHealth::Probe final : core::StreamHandler {
+  Probe(PodHealth& owner, Key key)
+      : owner(owner),
+        key(std::move(key)),
+        stream(owner.loop_, *this),
+        deadline(
+            owner.loop_, [this] { on_deadline(); },
+            [this] {
+              deadline_closed = true;
+              maybe_forget();
+            }) {}
+
+  void start(const Target& target) {
+    implicit_tls = target.implicit_tls;
+    deadline.start(owner.options_.timeout_ms);
+    if (int rc = stream.connect(target.server.address); rc < 0) {
+      finish(false, std::string("connect: ") + uv_strerror(rc));
+    }
+  }
 
   void finish(bool up, const std::string& why) {
     if (finished) return;
     finished = true;
+    owner.record(*this, up, why);
     if (up) {
-      // Best effort: a goodbye that does not fit at once is not worth waiting for.
-      std::string_view bye = goodbye(key.first);
-      uv_buf_t buf = uv_buf_init(const_cast<char*>(bye.data()), bye.size());
-      uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1);
+      // A clean goodbye, sent with whatever else is queued (and TLS's
+      // close_notify); a server that does not take it is not waited for.
+      stream.write(goodbye(key.first));
+      stream.close_after_flush();
+    } else {
+      stream.close();
     }
-    owner->record(*this, up, why);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_close);
-    uv_close(reinterpret_cast<uv_handle_t*>(&deadline), on_close);
+    deadline.close();
   }
 
-  static void on_close(uv_handle_t* handle) {
-    auto* probe = static_cast<Probe*>(handle->data);
-    if (--probe->open_handles == 0) probe->owner->forget(probe);
-  }
-
-  static void on_connect(uv_connect_t* request, int status) {
-    auto* probe = static_cast<Probe*>(request->data);
-    if (probe->finished) return;  // includes UV_ECANCELED from our own close
+  // core::StreamHandler
+  void on_stream_connected(core::Stream&, int status) override {
+    if (finished) return;
     if (status < 0) {
-      probe->finish(false, std::string("connect: ") + uv_strerror(status));
+      finish(false, std::string("connect: ") + uv_strerror(status));
       return;
     }
-    probe->connected = true;
-    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&probe->tcp), on_alloc, on_read);
-    if (rc < 0) probe->finish(false, std::string("read: ") + uv_strerror(rc));
-  }
-
-  static void on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    auto* probe = static_cast<Probe*>(handle->data);
-    *buf = uv_buf_init(probe->buffer, sizeof probe->buffer);
-  }
-
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    auto* probe = static_cast<Probe*>(stream->data);
-    if (probe->finished) return;
-    if (nread < 0) {
-      probe->finish(false, nread == UV_EOF ? std::string("closed before its greeting")
-                                           : std::string("read: ") + uv_strerror(nread));
+    connected = true;
+    if (implicit_tls && !stream.start_tls_client(owner.tls_.get(), "")) {
+      finish(false, "cannot start TLS: " + core::last_tls_error());
       return;
     }
-    std::size_t room = kMaxGreetingBytes - probe->received.size();
-    probe->received.append(buf->base, std::min<std::size_t>(nread, room));
-    std::optional<bool> verdict = judge_greeting(probe->key.first, probe->received);
-    if (!verdict && probe->received.size() >= kMaxGreetingBytes) verdict = false;
+    stream.start_reading();
+  }
+
+  void on_stream_data(core::Stream&, std::string_view bytes) override {
+    if (finished) return;
+    std::size_t room = kMaxGreetingBytes - received.size();
+    received.append(bytes.substr(0, room));
+    std::optional<bool> verdict = judge_greeting(key.first, received);
+    if (!verdict && received.size() >= kMaxGreetingBytes) verdict = false;
     if (verdict) {
-      probe->finish(*verdict,
-                    *verdict ? "" : "unexpected greeting \"" + printable(probe->received) + "\"");
+      finish(*verdict, *verdict ? "" : "unexpected greeting \"" + printable(received) + "\"");
     }
   }
 
-  static void on_deadline(uv_timer_t* timer) {
-    auto* probe = static_cast<Probe*>(timer->data);
-    std::string timeout = std::to_string(probe->owner->options_.timeout_ms) + " ms";
-    probe->finish(false, probe->connected ? "no greeting within " + timeout
-                                          : "connect timed out after " + timeout);
+  void on_stream_end(core::Stream&, core::StreamEnd why) override {
+    if (why == core::StreamEnd::TlsFailed) {
+      finish(false, "TLS handshake failed: " + stream.tls_error());
+    } else {
+      finish(false, "closed before its greeting");
+    }
   }
+
+  void on_stream_closed(core::Stream&) override {
+    stream_closed = true;
+    maybe_forget();
+  }
+
+  void on_deadline() {
+    std::string timeout = std::to_string(owner.options_.timeout_ms) + " ms";
+    finish(false, !connected                             ? "connect timed out after " + timeout
+                  : implicit_tls && !stream.tls_active() ? "no TLS within " + timeout
+                                                         : "no greeting within " + timeout);
+  }
+
+  void maybe_forget() {
+    if (stream_closed && deadline_closed) owner.forget(this);
+  }
+
+  PodHealth& owner;
+  Key key;
+  core::Stream stream;
+  core::Timer deadline;
+  std::string received;
+  bool implicit_tls = false;
+  bool connected = false;
+  bool finished = false;
+  bool stream_closed = false;
+  bool deadline_closed = false;
 };
 
-PodHealth::PodHealth(uv_loop_t* loop, ProbeOptions options) : loop_(loop), options_(options) {}
+PodHealth::PodHealth(uv_loop_t* loop, ProbeOptions options)
+    : loop_(loop), options_(options), tls_(core::make_client_context()) {}
 
 PodHealth::~PodHealth() {
   // Freeing open handles would leave the loop pointing at freed memory.
@@ -191,26 +218,10 @@ void PodHealth::probe_all() {
 }
 
 void PodHealth::start_probe(const Key& key, Target& target) {
-  auto* probe = new Probe;
-  probe->owner = this;
-  probe->key = key;
-  probe->tcp.data = probe;
-  probe->connect.data = probe;
-  probe->deadline.data = probe;
-  int rc = uv_tcp_init(loop_, &probe->tcp);
-  if (rc < 0) {
-    spdlog::error("cannot probe {} server {}: {}", to_string(key.first), key.second,
-                  uv_strerror(rc));
-    delete probe;
-    return;
-  }
-  uv_timer_init(loop_, &probe->deadline);
-  probe->open_handles = 2;
+  auto* probe = new Probe(*this, key);
   probes_.insert(probe);
   target.probe = probe;
-  uv_timer_start(&probe->deadline, Probe::on_deadline, options_.timeout_ms, 0);
-  rc = uv_tcp_connect(&probe->connect, &probe->tcp, target.server.address.get(), Probe::on_connect);
-  if (rc < 0) probe->finish(false, std::string("connect: ") + uv_strerror(rc));
+  probe->start(target);
 }
 
 void PodHealth::record(Probe& probe, bool up, const std::string& why) {
@@ -263,6 +274,7 @@ void PodHealth::set_directory(const Directory& directory) {
       }
       target.server = entry.server;
     }
+    target.implicit_tls = entry.backend_tls == "implicit";
     target.pods.insert(entry.pod);
   }
   // Probes of servers that are gone finish on their own; record() ignores them.

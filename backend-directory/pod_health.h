@@ -1,8 +1,11 @@
 // Health of the pods' servers, as podgate-directory sees it: every server of
 // every pod is probed for each protocol it serves by connecting and reading
-// its greeting. A server is down from its first failed probe and up again
-// from its first good one; a server never probed yet counts as up (a fresh
-// start must not empty every lookup answer).
+// its greeting, in the server's own TLS mode (a pod with backend_tls
+// "implicit" greets only inside TLS: the probe does the handshake first, as
+// podgate would, without verifying the certificate). A server is down from
+// its first failed probe and up again from its first good one; a server
+// never probed yet counts as up (a fresh start must not empty every lookup
+// answer).
 #pragma once
 
 #include <uv.h>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "backend-directory/directory.h"
+#include "core/tls_context.h"
 
 namespace podgate::directory {
 
@@ -72,6 +76,9 @@ class PodHealth final : public ServerHealth {
   struct Probe;
   struct Target {
     Server server;
+    // TLS from the first byte: the pod's backend_tls is "implicit". A server
+    // listed by several pods is probed as the last of them says.
+    bool implicit_tls = false;
     std::set<std::string> pods;  // for logs
     State state = State::Unknown;
     Probe* probe = nullptr;  // in flight
@@ -86,6 +93,7 @@ class PodHealth final : public ServerHealth {
 
   uv_loop_t* loop_;
   ProbeOptions options_;
+  core::SslCtxPtr tls_;  // for servers with implicit TLS; nothing is verified
   uv_timer_t timer_;
   bool timer_open_ = false;
   bool running_ = false;

@@ -6,11 +6,15 @@
 #include <uv.h>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "backend-directory/pod_health.h"
+#include "core/stream.h"
+#include "core/tls_context.h"
+#include "tests/unit/certificates_fixture.h"
 
 using nlohmann::json;
 using podgate::directory::Directory;
@@ -70,6 +74,65 @@ class GreetingServer {
 
   uv_tcp_t listener_;
   std::string greeting_;
+  int port_ = 0;
+  bool closed_ = false;
+};
+
+// A pod server with implicit TLS (993/995 style): greets only inside TLS.
+class TlsGreetingServer final : public podgate::core::StreamHandler {
+ public:
+  TlsGreetingServer(uv_loop_t* loop, std::string greeting)
+      : loop_(loop), greeting_(std::move(greeting)) {
+    const auto& files = podgate::test::test_certificate(podgate::test::KeyType::Ecdsa);
+    context_ = podgate::core::make_server_context(files.certificate, files.private_key);
+    uv_tcp_init(loop, &listener_);
+    listener_.data = this;
+    sockaddr_in address{};
+    uv_ip4_addr("127.0.0.1", 0, &address);
+    REQUIRE(uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&address), 0) == 0);
+    REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 16, on_connection) == 0);
+    sockaddr_storage bound{};
+    int length = sizeof bound;
+    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+    port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  void close() {
+    if (!closed_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    closed_ = true;
+    for (auto& client : clients_) client->close();
+  }
+  bool idle() const { return clients_.empty(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status) {
+    if (status < 0) return;
+    auto* self = static_cast<TlsGreetingServer*>(listener->data);
+    auto client = std::make_unique<podgate::core::Stream>(self->loop_, *self);
+    if (client->accept_from(listener) != 0 || !client->start_tls_server(self->context_.get())) {
+      client->close();
+    } else {
+      client->start_reading();
+    }
+    self->clients_.push_back(std::move(client));
+  }
+  void on_stream_tls_ready(podgate::core::Stream& stream) override {
+    stream.write(greeting_);
+    stream.close_after_flush();
+  }
+  void on_stream_data(podgate::core::Stream&, std::string_view) override {}
+  void on_stream_end(podgate::core::Stream& stream, podgate::core::StreamEnd) override {
+    stream.close();
+  }
+  void on_stream_closed(podgate::core::Stream& stream) override {
+    std::erase_if(clients_, [&](const auto& client) { return client.get() == &stream; });
+  }
+
+  uv_loop_t* loop_;
+  std::string greeting_;
+  podgate::core::SslCtxPtr context_;
+  uv_tcp_t listener_;
+  std::vector<std::unique_ptr<podgate::core::Stream>> clients_;
   int port_ = 0;
   bool closed_ = false;
 };
@@ -204,6 +267,58 @@ TEST_CASE("Probes mark pod servers up and down and follow directory changes", "[
     bad_smtp.close();
     again.close();
     fresh.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("Servers of a pod with implicit TLS are probed inside TLS", "[pod_health]") {
+  // As podgate-directory does: a server that hangs up on our ClientHello is
+  // an error code, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    TlsGreetingServer imaps(&loop, "* OK [CAPABILITY IMAP4rev1] TLS pod ready\r\n");
+    TlsGreetingServer pop3s(&loop, "+OK TLS pod ready\r\n");
+    GreetingServer plain(&loop, "* OK plain pod\r\n");
+    json document = {{"pods",
+                      {{"pod-tls",
+                        {{"imap", {imaps.address(), plain.address()}},
+                         {"pop3", {pop3s.address()}},
+                         {"backend_tls", "implicit"}}}}}};
+    auto directory = Directory::from_json(document);
+    PodHealth health(&loop, {50, 500});
+    health.set_directory(*directory);
+    health.start();
+    REQUIRE(run_until(&loop, [&] {
+      return health.state(Protocol::Imap, imaps.address()) != PodHealth::State::Unknown &&
+             health.state(Protocol::Pop3, pop3s.address()) != PodHealth::State::Unknown &&
+             health.state(Protocol::Imap, plain.address()) != PodHealth::State::Unknown;
+    }));
+    CHECK(health.state(Protocol::Imap, imaps.address()) == PodHealth::State::Up);
+    CHECK(health.state(Protocol::Pop3, pop3s.address()) == PodHealth::State::Up);
+    // A plaintext server where the pod says TLS: the handshake fails, down.
+    CHECK(health.state(Protocol::Imap, plain.address()) == PodHealth::State::Down);
+
+    // The same TLS server in a pod without TLS: its greeting never comes in
+    // plaintext (it waits for a ClientHello), so it is down.
+    auto plaintext =
+        Directory::from_json(json{{"pods", {{"pod-x", {{"imap", {imaps.address()}}}}}}});
+    PodHealth other(&loop, {50, 300});
+    other.set_directory(*plaintext);
+    other.start();
+    REQUIRE(run_until(&loop, [&] {
+      return other.state(Protocol::Imap, imaps.address()) != PodHealth::State::Unknown;
+    }));
+    CHECK(other.state(Protocol::Imap, imaps.address()) == PodHealth::State::Down);
+
+    health.stop();
+    other.stop();
+    REQUIRE(run_until(&loop, [&] { return health.closed() && other.closed(); }));
+    imaps.close();
+    pop3s.close();
+    plain.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);
