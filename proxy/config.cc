@@ -67,7 +67,8 @@ ListenerConfig read_listener(const json& entry, const std::string& where) {
   } else if (tls == "starttls") {
     listener.tls = ListenerTls::StartTls;
   } else {
-    throw ConfigError(where + ": \"tls\" must be \"implicit\" or \"starttls\"");
+    throw ConfigError(where + ": \"tls\" must be \"implicit\" or \"starttls\", got \"" + tls +
+                      "\"");
   }
   return listener;
 }
@@ -118,11 +119,11 @@ DirectoryConfig read_directory(const json& section, const std::filesystem::path&
 }
 
 ProtectionConfig read_protection(const json& section) {
-  only_keys(section, "protection",
-            {"enabled", "window_seconds", "tarpit_after_failures", "tarpit_step_ms",
-             "tarpit_max_ms", "address_failures", "user_failures", "user_address_failures",
-             "password_spray_users", "lockout_seconds", "known_good_seconds", "table_entries",
-             "known_good_entries"});
+  only_keys(
+      section, "protection",
+      {"enabled", "window_seconds", "tarpit_after_failures", "tarpit_step_ms", "tarpit_max_ms",
+       "address_failures", "user_failures", "user_address_failures", "password_spray_users",
+       "lockout_seconds", "known_good_seconds", "table_entries", "known_good_entries"});
   ProtectionConfig protection;
   if (auto enabled = section.find("enabled"); enabled != section.end()) {
     if (!enabled->is_boolean()) throw ConfigError("protection: \"enabled\" must be true or false");

@@ -18,7 +18,10 @@ void EmbeddedDirectory::lookup(const LookupRequest& request, LookupDone done) {
 void EmbeddedDirectory::reload() {
   try {
     std::shared_ptr<const directory::Directory> fresh = directory::Directory::load_file(path_);
-    snapshot_.store(fresh);
+    {
+      std::lock_guard lock(mutex_);
+      snapshot_ = fresh;
+    }
     spdlog::info("directory reloaded: {} users, {} pods", fresh->user_count(), fresh->pod_count());
   } catch (const std::exception& error) {
     spdlog::error("directory reload failed, keeping the previous one: {}", error.what());

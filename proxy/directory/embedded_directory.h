@@ -1,11 +1,13 @@
 // The directory as a JSON file read by podgate itself (the default with no
 // second process): answers at once from an immutable snapshot. One instance
-// serves every worker thread; a reload swaps the snapshot atomically, and
-// a lookup holds the snapshot it started with.
+// serves every worker thread; a reload swaps the snapshot under a mutex (held
+// only to copy the pointer), and a lookup holds the snapshot it started with.
+// Not std::atomic<std::shared_ptr>: libstdc++ 12 builds it on a lock bit that
+// ThreadSanitizer cannot see, so every reload would be reported as a race.
 #pragma once
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "backend-directory/directory.h"
@@ -23,11 +25,15 @@ class EmbeddedDirectory : public DirectoryClient {
   void reload() override;
   std::vector<directory::Server> known_servers(directory::Protocol protocol) const override;
 
-  std::shared_ptr<const directory::Directory> snapshot() const { return snapshot_.load(); }
+  std::shared_ptr<const directory::Directory> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return snapshot_;
+  }
 
  private:
   std::string path_;
-  std::atomic<std::shared_ptr<const directory::Directory>> snapshot_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const directory::Directory> snapshot_;
 };
 
 }  // namespace podgate::proxy

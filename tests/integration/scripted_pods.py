@@ -185,7 +185,8 @@ class FaultPod:
         for c in victims:
             c.reset_requested = True
         for c in victims:
-            self.wait_closed(c, 5)
+            if self.wait_closed(c, 5) is None:
+                raise AssertionError("a logged-in connection was not reset within 5 s")
         return len(victims)
 
     def close(self):

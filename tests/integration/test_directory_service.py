@@ -363,6 +363,8 @@ class GreetingServer:
             pass
         self.sock.close()
         self.thread.join(5)
+        if self.thread.is_alive():
+            raise AssertionError("the greeting server's thread did not end")
 
 
 class HealthTest(unittest.TestCase):

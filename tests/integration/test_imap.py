@@ -483,7 +483,6 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     # ---------------------------------------------------------------- STARTTLS rules
 
     def test_starttls_command_injection_is_discarded(self):
-        before = len([l for l in self.world.pod1.login_lines() if "user=<%s>" % ALICE in l])
         r = self.raw(mode="plain", source="127.0.0.9")
         r.send("a STARTTLS\r\nb LOGIN %s %s\r\n" % (ALICE, imap_quote(self.pw(ALICE))))
         tagged, untagged = r.read_response("a")
@@ -501,9 +500,10 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         client = r.client_addr
         r.close()
         time.sleep(0.3)
-        after = len([l for l in self.world.pod1.login_lines() if "user=<%s>" % ALICE in l])
-        self.assertEqual(after, before, "the injected LOGIN reached the pod")
-        self.assertNotIn("rip=127.0.0.9", self.world.pod1.log_text())
+        # Only this client logs in from 127.0.0.9 (podgate passes the address
+        # on with ID): the pod never saw the injected LOGIN.
+        self.assertNotIn("rip=127.0.0.9", self.world.pod1.log_text(),
+                         "the injected LOGIN reached the pod")
         line = self.access_line(client)
         self.assertEqual(line.get("result"), "no_login")
         self.assertEqual(line.get("tls"), tls)

@@ -178,6 +178,7 @@ class ImapSessionTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             t.start()
         for t in threads:
             t.join(60)
+            self.assertFalse(t.is_alive(), "a session still hangs after 60 s")
         self.assertEqual(errors, [])
 
 

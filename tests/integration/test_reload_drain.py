@@ -51,6 +51,11 @@ class ReloadDrainTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     # -- helpers ------------------------------------------------------------
 
     def podgate(self, name, extra=None):
+        # The drain window as shipped (30 s), unless a test sets its own:
+        # these tests are about it.
+        extra = dict(extra or {})
+        extra["timeouts"] = dict(extra.get("timeouts", {}))
+        extra["timeouts"].setdefault("drain_seconds", 30)
         return self.world.new_podgate(name, extra)
 
     def logged_in(self, pg):
