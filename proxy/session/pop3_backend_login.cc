@@ -76,7 +76,15 @@ std::optional<LoginOutcome> Pop3BackendLogin::on_line(std::string_view line) {
       // A refused XCLIENT costs the pod the client's address, not the login.
       return send_credentials_now();
     case Step::User:
-      if (!istarts_with(line, "+OK")) return login_answer(line);
+      if (!istarts_with(line, "+OK")) {
+        // A refused user name is a verdict (RFC 1939 servers may say so at
+        // USER); anything else before the password is the pod's fault.
+        LoginOutcome verdict = login_answer(line);
+        if (verdict == LoginOutcome::WrongPassword || verdict == LoginOutcome::PodFault) {
+          return verdict;
+        }
+        return fault("pod answered USER with " + answer_summary(line));
+      }
       {
         Secret pass(std::string_view("PASS "));
         pass.append(credentials_.secret.view());

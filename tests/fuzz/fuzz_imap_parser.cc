@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/protocol/imap/imap_parser.h"
@@ -76,7 +77,7 @@ class Run {
     check(parser_.buffered_bytes() <= max_command_bytes_);
   }
 
-  const std::vector<Event>& events() const { return events_; }
+  std::vector<Event> take_events() { return std::move(events_); }
 
  private:
   void on_event(const Event& event) {
@@ -110,7 +111,7 @@ std::vector<Event> parse_in_small_chunks(std::string_view input, std::size_t max
   Run run(max_command_bytes, discard_at_starttls);
   podgate::fuzz::feed_in_small_chunks(input, seed,
                                       [&](std::string_view chunk) { run.feed(chunk); });
-  return run.events();
+  return run.take_events();
 }
 
 std::vector<Event> parse_in_two(std::string_view input, std::size_t max_command_bytes,
@@ -118,13 +119,13 @@ std::vector<Event> parse_in_two(std::string_view input, std::size_t max_command_
   Run run(max_command_bytes, false);
   run.feed(input.substr(0, cut));
   run.feed(input.substr(cut));
-  return run.events();
+  return run.take_events();
 }
 
 std::vector<Event> parse_whole(std::string_view input, std::size_t max_command_bytes) {
   Run run(max_command_bytes, false);
   run.feed(input);
-  return run.events();
+  return run.take_events();
 }
 
 }  // namespace

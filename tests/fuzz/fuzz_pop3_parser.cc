@@ -30,8 +30,9 @@ using Type = Event::Type;
 constexpr std::size_t kHeaderBytes = 3;
 
 bool same_command(const Command& a, const Command& b) {
-  return a.kind == b.kind && a.name == b.name && a.argument == b.argument && a.password == b.password &&
-         a.mechanism == b.mechanism && a.initial_response == b.initial_response;
+  return a.kind == b.kind && a.name == b.name && a.argument == b.argument &&
+         a.password == b.password && a.mechanism == b.mechanism &&
+         a.initial_response == b.initial_response;
 }
 
 bool same_event(const Event& a, const Event& b) {

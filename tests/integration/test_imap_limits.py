@@ -19,8 +19,10 @@ import podlib  # noqa: E402
 from podlib import imap_quote  # noqa: E402
 
 ALICE = "alice@example.com"
+GRACE = "grace@example.com"  # on the chatty pod here
+IDLE_SECONDS = 4
 SHORT = {
-    "timeouts": {"preauth_seconds": 1, "idle_seconds": 4, "backend_connect_seconds": 1,
+    "timeouts": {"preauth_seconds": 1, "idle_seconds": IDLE_SECONDS, "backend_connect_seconds": 1,
                  "backend_auth_seconds": 5, "auth_failure_delay_ms": 0},
     "limits": {"max_command_bytes": 1024, "max_invalid_commands": 2},
 }
@@ -37,6 +39,14 @@ class ImapLimitsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             directory = cls.world.directory()
             directory["pods"]["pod-mute"] = {"imap": [cls.mute.addr]}
             directory["users"]["mia@example.com"] = {"pod": "pod-mute"}
+            # A pod that says "* OK Still here" every second to a client in
+            # IDLE (Dovecot's imap_idle_notify_interval; 2 min elsewhere).
+            cls.chatty = podlib.DovecotPod(
+                "chatty", os.path.join(cls.world.root, "chatty"), cls.world.passwords,
+                marker="chatty marker", extra_conf="imap_idle_notify_interval = 1 secs\n").start()
+            cls.world.pods["chatty"] = cls.chatty
+            directory["pods"]["pod-chatty"] = {"imap": [cls.chatty.imap_addr]}
+            directory["users"][GRACE] = {"pod": "pod-chatty"}
             cls.directory = directory
             cls.world.podgate = cls.world.new_podgate("podgate-short", SHORT, directory=directory)
             cls.pg = cls.world.podgate
@@ -136,6 +146,50 @@ class ImapLimitsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             time.sleep(1.5)
             tagged, _ = r.command("n%d" % i, "NOOP")
             self.assertTagged(tagged, "n%d" % i, "OK")
+
+    def idling(self, user):
+        """A logged-in session, INBOX selected, in IDLE."""
+        r = self.raw()
+        self.assertTagged(self.login(r, user, self.pw(user), tag="a"), "a", "OK")
+        self.assertTagged(r.command("s", "SELECT INBOX")[0], "s", "OK")
+        r.send("i IDLE\r\n")
+        self.assertTrue(r.readline().startswith(b"+"))
+        return r
+
+    def test_an_idle_client_refreshing_as_rfc_2177_asks_outlives_idle_seconds(self):
+        # The default idle_seconds (3600) against IDLE clients that refresh
+        # every 29 minutes, scaled down: a refresh every 29/60 of
+        # idle_seconds, for twice idle_seconds, and nothing else.
+        refresh = IDLE_SECONDS * 29 / 60
+        r = self.idling(ALICE)
+        t0 = time.time()
+        n = 0
+        while time.time() - t0 < 2 * IDLE_SECONDS:
+            time.sleep(refresh)
+            r.send("DONE\r\n")
+            self.assertTagged(r.read_response("i")[0], "i", "OK")
+            n += 1
+            r.send("i IDLE\r\n")
+            self.assertTrue(r.readline().startswith(b"+"), "refresh %d refused" % n)
+        r.send("DONE\r\n")
+        self.assertTagged(r.read_response("i")[0], "i", "OK")
+        # Refreshing less often than idle_seconds does not keep it.
+        r = self.idling(ALICE)
+        t0 = time.time()
+        self.assertTrue(r.is_closed(IDLE_SECONDS + 3.5))
+        self.assertGreaterEqual(time.time() - t0, IDLE_SECONDS - 0.5)
+
+    def test_pushes_from_the_pod_alone_keep_a_silent_client_in_idle(self):
+        r = self.idling(GRACE)
+        t0 = time.time()
+        pushes = []
+        while time.time() - t0 < 2 * IDLE_SECONDS:  # the client says nothing
+            pushes.append(r.readline(timeout=3))
+        self.assertTrue(all(p == b"* OK Still here" for p in pushes), pushes)
+        self.assertGreaterEqual(len(pushes), 2 * IDLE_SECONDS - 1)
+        r.send("DONE\r\n")
+        self.assertTagged(r.read_response("i")[0], "i", "OK")
+        self.assertTagged(r.command("n", "NOOP")[0], "n", "OK")
 
     # ---------------------------------------------------------------- configured limits
 
