@@ -41,6 +41,7 @@ def after_tag(line):
 
 
 class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
+    extra_secrets = ["starttls-guess-%d" % i for i in range(6)]
 
     def pw(self, user):
         return self.world.passwords[user]
@@ -507,6 +508,26 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         line = self.access_line(client)
         self.assertEqual(line.get("result"), "no_login")
         self.assertEqual(line.get("tls"), tls)
+
+    def test_starttls_guesses_meet_the_guard(self):
+        # The guard as shipped: five wrong passwords for bob from one
+        # address reach the pod; the sixth, and the right one, do not.
+        source = "127.0.14.1"
+        before = self.pod_mismatches(self.world.pod2, BOB, source)
+        for i in range(6):
+            r = self.raw_starttls(source=source)
+            self.assertEqual(after_tag(self.login(r, BOB, "starttls-guess-%d" % i, tag="g")),
+                             AUTH_FAILED)
+            r.close()
+        r = self.raw_starttls(source=source)
+        self.assertEqual(after_tag(self.login(r, BOB, self.pw(BOB), tag="g")), AUTH_FAILED)
+        r.close()
+        time.sleep(0.3)
+        self.assertEqual(self.pod_mismatches(self.world.pod2, BOB, source) - before, 5)
+
+    def pod_mismatches(self, pod, user, source):
+        return sum(1 for line in pod.log_text().splitlines()
+                   if "(%s,%s" % (user, source) in line and "Password mismatch" in line)
 
     def test_starttls_when_tls_is_already_on(self):
         r = self.raw()  # implicit TLS

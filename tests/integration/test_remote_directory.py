@@ -36,6 +36,7 @@ LISTENERS = [{"protocol": "imap", "tls": "implicit"},
 
 
 class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
+    extra_secrets = ["ghost-guess-%d" % i for i in range(6)]
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
@@ -127,6 +128,22 @@ class RemoteDirectoryTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             time.sleep(0.05)
 
     # --- tests -----------------------------------------------------------
+    def test_0_unknown_users_from_the_directory_meet_the_guard(self):
+        # podgate-directory answers 404; the guard counts those like wrong
+        # passwords, with its shipped thresholds (5 for a user from one address).
+        pg = self.podgates[0]
+        user = "ghost@example.com"
+        for i in range(6):
+            r = self.raw(pg=pg, source="127.0.13.1")
+            self.assertTagged(self.login(r, user, "ghost-guess-%d" % i), "L", "NO",
+                              "AUTHENTICATIONFAILED")
+            r.close()
+        lines = pg.wait_access_log_where(
+            lambda o: o.get("user") == user and o.get("lockout") == "user_address")
+        self.assertEqual(len(lines), 1, self.access_lines(pg, user))
+        self.assertEqual([o["outcome"] for o in self.access_lines(pg, user)],
+                         ["unknown_user"] * 5 + ["locked_out"])
+
     def test_1_two_podgates_share_one_directory_and_cache_its_answers(self):
         def directory_found():
             return self.directory.metric("podgate_directory_lookups_total", result="found") or 0
@@ -323,6 +340,7 @@ class AuthHttpService:
 
 
 class AuthHttpTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
+    extra_secrets = ["auth-http-guess-%d" % i for i in range(6)]
     world_kwargs = {"start_podgate": False, "pop3": True}
 
     @classmethod
@@ -380,6 +398,23 @@ class AuthHttpTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         self.assertIn(b"a2 OK", tagged)
         attempts = [r["Auth-Login-Attempt"] for r in self.service.requests[before:]]
         self.assertEqual(attempts, ["1", "2"])
+
+    def test_refusals_of_the_service_meet_the_guard(self):
+        # Each refusal waits the service's Auth-Wait (1 s): five are enough
+        # for the guard's default user_address threshold; the sixth guess
+        # never reaches the service.
+        before = len(self.service.requests)
+        for i in range(6):
+            raw = podlib.RawIMAP(self.pg.port("imap", "implicit"), source="127.0.12.1")
+            self._raws.append(raw)
+            tagged, _ = raw.command("g", "LOGIN %s auth-http-guess-%d" % (GRACE, i))
+            self.assertIn(b"NO [AUTHENTICATIONFAILED]", tagged)
+            raw.close()
+        asked = [r for r in self.service.requests[before:]
+                 if urllib.request.unquote(r.get("Auth-User", "")) == GRACE]
+        self.assertEqual(len(asked), 5)
+        self.assertIn("lockout start: user_address %s from 127.0.12.1" % GRACE,
+                      self.pg.stderr_text())
 
     def test_pop3_goes_through_the_service_too(self):
         pop = poplib.POP3_SSL("127.0.0.1", self.pg.port("pop3", "implicit"),

@@ -330,9 +330,36 @@ class SmtpTest(podlib.WorldTestCase):
         # alone accounts for tens of MB, the release build grows ~1 MB.
         self.assertLess(grown, 48 * 1024, "podgate grew by %d KB for one silent reader" % grown)
 
+    def test_smtp_guesses_meet_the_guard_as_shipped(self):
+        # The guard's default: 5 wrong passwords for one user from one address.
+        source = "127.0.11.1"
+        mark = len(self.world.pod1.log_text())
+        answers = []
+        for i in range(8):
+            c = self.client(tls=True, source=source)
+            c.command("EHLO guesser.test")
+            answers.append(c.command("AUTH PLAIN " + plain_b64(ALICE, "smtp-guess-%d" % i))[0])
+            c.close()
+        self.assertEqual(answers, [535] * 8)
+        # Postfix passes the client's address on (XCLIENT) to Dovecot's auth,
+        # which checked exactly five of the guesses.
+        checked = [l for l in self.world.pod1.log_text()[mark:].splitlines()
+                   if "(%s,%s" % (ALICE, source) in l and "Password mismatch" in l]
+        self.assertEqual(len(checked), 5, checked)
+        self.assertIn("lockout start: user_address %s from %s" % (ALICE, source),
+                      self.pg.stderr_text())
+        # The right password from there is refused too, from elsewhere it works.
+        c = self.client(tls=True, source=source)
+        c.command("EHLO guesser.test")
+        self.assertEqual(c.command("AUTH PLAIN " + plain_b64(ALICE, self.pw(ALICE)))[0], 535)
+        c = self.client(tls=True, source="127.0.11.2")
+        c.command("EHLO owner.test")
+        self.assertEqual(c.command("AUTH PLAIN " + plain_b64(ALICE, self.pw(ALICE)))[0], 235)
+
     def test_zz_no_secrets_logged(self):
         secrets = set()
-        for user, password in list(self.world.passwords.items()) + [(ALICE, WRONG)]:
+        guesses = [(ALICE, "smtp-guess-%d" % i) for i in range(8)]
+        for user, password in list(self.world.passwords.items()) + [(ALICE, WRONG)] + guesses:
             secrets.update({password, b64(password), plain_b64(user, password)})
         logs = self.pg.access_log_text() + self.pg.stderr_text()
         self.assertGreater(len(logs), 0)
