@@ -15,6 +15,18 @@ void wipe(std::string& text) {
   text.clear();
 }
 
+void erase_front(std::string& text, std::size_t count) {
+  count = std::min(count, text.size());
+  if (count == 0) return;
+  std::size_t old_size = text.size();
+  OPENSSL_cleanse(text.data(), count);
+  text.erase(0, count);
+  // The bytes the erase moved forward are still behind the new end.
+  text.resize(old_size, '\0');
+  OPENSSL_cleanse(text.data() + (old_size - count), count);
+  text.resize(old_size - count);
+}
+
 Secret::Secret(std::string&& text) : value_(std::move(text)) {
   wipe(text);
 }

@@ -15,6 +15,10 @@ namespace podgate {
 // empties it: for the temporaries a secret passes through.
 void wipe(std::string& text);
 
+// Drops the first `count` bytes of a buffer that may hold secrets (a parser's
+// input), leaving no copy of them, or of the moved tail, in its capacity.
+void erase_front(std::string& text, std::size_t count);
+
 class Secret {
  public:
   Secret() = default;

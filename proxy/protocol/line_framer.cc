@@ -1,8 +1,14 @@
 #include "proxy/protocol/line_framer.h"
 
+#include "core/secret.h"
+
 namespace podgate::protocol {
 
 LineFramer::LineFramer(std::size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
+
+LineFramer::~LineFramer() {
+  wipe(buffer_);
+}
 
 void LineFramer::feed(std::string_view bytes) {
   // After a line broke the limit the connection is going away; holding on to
@@ -34,7 +40,7 @@ void LineFramer::expect_sasl_response() {
 }
 
 void LineFramer::discard_buffered() {
-  buffer_.clear();
+  wipe(buffer_);
   pos_ = 0;
   scanned_ = 0;
 }
@@ -64,7 +70,7 @@ FramedLine LineFramer::stop_too_long() {
 // Drops consumed bytes so the buffer holds no more than the unfinished line.
 void LineFramer::compact_buffer() {
   if (pos_ == 0) return;
-  buffer_.erase(0, pos_);
+  erase_front(buffer_, pos_);
   pos_ = 0;
 }
 

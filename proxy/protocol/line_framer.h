@@ -33,9 +33,18 @@ struct FramedLine {
   std::string_view text;
 };
 
+// What it has read may hold a password (PASS, an AUTH response): consumed
+// bytes are wiped, and so is everything left when it goes.
 class LineFramer {
  public:
   explicit LineFramer(std::size_t max_line_bytes);
+  ~LineFramer();
+  // Moving leaves nothing to wipe behind: the source's buffer goes with it
+  // (a short one is wiped by the source's destructor).
+  LineFramer(LineFramer&&) noexcept = default;
+  LineFramer& operator=(LineFramer&&) = delete;
+  LineFramer(const LineFramer&) = delete;
+  LineFramer& operator=(const LineFramer&) = delete;
 
   // Appends bytes from the client. Never fails; the limit is reported by
   // next_line().

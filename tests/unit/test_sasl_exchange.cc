@@ -96,3 +96,17 @@ TEST_CASE("A secret is wiped when moved from, and grows without losing bytes", "
   podgate::wipe(text);
   CHECK(text.empty());
 }
+
+TEST_CASE("Erasing the front of a buffer leaves no copy in its capacity", "[secret]") {
+  std::string buffer = "PASS hunter2-secret\r\nQUIT\r\n";
+  buffer.reserve(64);
+  const char* data = buffer.data();
+  const std::size_t used = buffer.size();
+  podgate::erase_front(buffer, 21);
+  CHECK(buffer == "QUIT\r\n");
+  CHECK(buffer.data() == data);  // the same storage, so the check below reads it
+  // Every byte the buffer ever held: the rest after the kept six is zero.
+  std::string_view storage(data, used);
+  CHECK(storage.find("hunter2") == std::string_view::npos);
+  CHECK(storage.substr(6).find_first_not_of('\0') == std::string_view::npos);
+}

@@ -295,6 +295,11 @@ class Parser::Grammar {
 
 Parser::Parser(std::size_t max_command_bytes) : max_command_bytes_(max_command_bytes) {}
 
+Parser::~Parser() {
+  wipe(buffer_);
+  start_next_command();
+}
+
 void Parser::feed(std::string_view bytes) {
   // After a fatal error the connection is going away; holding on to more
   // input would only let a client grow our memory.
@@ -326,7 +331,7 @@ void Parser::expect_sasl_response() {
 }
 
 void Parser::discard_buffered() {
-  buffer_.clear();
+  wipe(buffer_);
   pos_ = 0;
   scanned_ = 0;
   start_next_command();
@@ -465,6 +470,7 @@ Event Parser::fatal_error(ErrorKind kind) {
 }
 
 void Parser::start_next_command() {
+  for (Token& token : tokens_) wipe(token.text);  // a LOGIN's password, decoded
   tokens_.clear();
   command_bytes_ = 0;
   literal_remaining_ = 0;
@@ -473,7 +479,7 @@ void Parser::start_next_command() {
 // Drops consumed bytes so the buffer holds no more than the unfinished line.
 void Parser::compact_buffer() {
   if (pos_ == 0) return;
-  buffer_.erase(0, pos_);
+  erase_front(buffer_, pos_);
   pos_ = 0;
 }
 

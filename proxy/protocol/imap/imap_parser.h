@@ -79,6 +79,11 @@ class Parser {
   static constexpr std::size_t kDefaultMaxCommandBytes = 8192;
 
   explicit Parser(std::size_t max_command_bytes = kDefaultMaxCommandBytes);
+  // What it has read may hold a password: it is wiped as it is consumed,
+  // and when the parser goes.
+  ~Parser();
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
 
   // Appends bytes from the client. Never fails; limits are reported by next().
   void feed(std::string_view bytes);
