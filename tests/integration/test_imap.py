@@ -330,6 +330,20 @@ class ImapFrontDoorTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         tagged, _ = r.command("a", "AUTHENTICATE PLAIN " + plain_b64(ALICE, self.pw(ALICE), BOB))
         self.assertTagged(tagged, "a", "NO")
 
+    def test_a_refused_attempt_is_logged_with_its_own_user(self):
+        # A LOGIN of one user, then a PLAIN message that is refused unread by
+        # the pod (a foreign authzid): the access log names the second user.
+        r = self.raw()
+        self.assertEqual(after_tag(self.login(r, "nobody@example.com", WRONG_PASSWORDS[0])),
+                         AUTH_FAILED)
+        tagged, _ = r.command("b", "AUTHENTICATE PLAIN " + plain_b64(BOB, WRONG_PASSWORDS[1],
+                                                                     ALICE))
+        self.assertTagged(tagged, "b", "NO", "AUTHENTICATIONFAILED")
+        client = r.client_addr
+        r.close()
+        line = self.access_line(client)
+        self.assertEqual((line["user"], line["outcome"]), (BOB, "malformed_credentials"))
+
     # ---------------------------------------------------------------- failures
 
     def test_auth_failures_look_identical(self):

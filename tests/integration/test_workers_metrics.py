@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podlib  # noqa: E402
@@ -101,6 +102,18 @@ class WorkersAndMetricsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
                 im.noop()  # * BYE, then the connection is gone
             im.shutdown()
         self.assertEqual(self.admin.sessions(ALICE), [])
+
+    def test_a_kick_logs_the_user_name_without_its_line_breaks(self):
+        # The name comes from the request: it must not start a log line.
+        forged = "mallory\nlockout end: user alice@example.com"
+        self.assertEqual(self.admin.kick(urllib.parse.quote(forged)), 0)
+        deadline = time.time() + 5
+        while "kicked 0 session(s) of mallory" not in self.pg.stderr_text():
+            self.assertLess(time.time(), deadline, "no log line for the kick")
+            time.sleep(0.05)
+        self.assertIn("kicked 0 session(s) of mallory?lockout end", self.pg.stderr_text())
+        self.assertFalse(any(l.startswith("lockout end: user alice")
+                             for l in self.pg.stderr_text().splitlines()))
 
     def test_directory_reload_reaches_every_worker(self):
         directory = self.world.directory()

@@ -181,3 +181,14 @@ TEST_CASE("Capabilities are asked for when the pod does not volunteer them", "[b
   CHECK(login.feed("* CAPABILITY IMAP4rev1 IDLE\r\nK OK done\r\n") == LoginOutcome::LoggedIn);
   CHECK(login.capabilities() == "IMAP4rev1 IDLE");
 }
+
+TEST_CASE("Capabilities are matched without regard to case, and 8-bit bytes are harmless",
+          "[backend_login]") {
+  Credentials given = credentials();
+  ImapBackendLogin login(given, client());
+  // Lower case tokens, and bytes above 0x7f around them (std::toupper on
+  // such a char would be undefined).
+  CHECK_FALSE(login.feed("* OK [CAPABILITY imap4rev1 sasl-ir auth=plain \xc3\xa9\xff] ready\r\n"));
+  CHECK(sent(login).rfind("L AUTHENTICATE PLAIN ", 0) == 0);
+  CHECK(login.feed("L ok [capability IMAP4rev1 \xfe] Logged in\r\n") == LoginOutcome::LoggedIn);
+}
