@@ -301,7 +301,7 @@ void start_protection_sweep(Runtime& runtime) {
   runtime.protection_sweep = std::make_unique<core::Timer>(
       runtime.loop,
       [&runtime] {
-        runtime.protection.sweep();
+        runtime.protection.sweep(runtime.config.protection);
         runtime.protection_sweep->start(kSweepMs);
       },
       [] {});

@@ -53,6 +53,20 @@ class BoundedTable {
     index_.erase(found);
   }
 
+  // Erases, least recently used first, up to `max` entries for which
+  // `stale(value)` holds, stopping at the first that does not: what nobody
+  // used for a while goes without waiting for a flood to push it out.
+  template <typename Stale>
+  std::size_t erase_stale(Stale&& stale, std::size_t max) {
+    std::size_t erased = 0;
+    while (erased < max && !recency_.empty() && stale(recency_.back().second)) {
+      index_.erase(recency_.back().first);
+      recency_.pop_back();
+      ++erased;
+    }
+    return erased;
+  }
+
   // A smaller capacity (after a reload) evicts at once.
   void set_capacity(std::size_t capacity) {
     capacity_ = capacity < 1 ? 1 : capacity;

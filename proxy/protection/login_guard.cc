@@ -372,6 +372,25 @@ std::vector<Lockout> LoginGuard::expire(std::int64_t now_ms) {
   return ended;
 }
 
+void LoginGuard::prune(const ProtectionConfig& config, std::int64_t now_ms) {
+  // A few hundred a second clears a full table in a minute or two, and
+  // holds the lock for microseconds.
+  constexpr std::size_t kPerCall = 256;
+  const std::int64_t window_ms = std::int64_t{config.window_seconds} * kMsPerSecond;
+  const std::int64_t known_good_ms = std::int64_t{config.known_good_seconds} * kMsPerSecond;
+  std::lock_guard lock(mutex_);
+  for (Table& each : tables_) {
+    each.counters.erase_stale(
+        [&](const Counter& counter) {
+          return counter.locked_until_ms == 0 && counter.in_flight.empty() &&
+                 now_ms - counter.window_start_ms > window_ms;
+        },
+        kPerCall);
+  }
+  known_good_.erase_stale(
+      [&](std::int64_t last_success) { return now_ms - last_success >= known_good_ms; }, kPerCall);
+}
+
 LoginGuard::Sizes LoginGuard::sizes() const {
   std::lock_guard lock(mutex_);
   Sizes sizes;

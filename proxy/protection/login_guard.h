@@ -110,6 +110,11 @@ class LoginGuard {
   // Lockouts whose window has passed; their counters start over. Call it
   // every second or so, to log the ends.
   std::vector<Lockout> expire(std::int64_t now_ms);
+  // Forgets, a few at a time, counters without a failure for a window (not
+  // locked, nothing in flight) and known-good addresses past their time: the
+  // tables hold what an attack left only while it counts. Call it as often
+  // as expire().
+  void prune(const ProtectionConfig& config, std::int64_t now_ms);
 
   struct Sizes {
     std::size_t address = 0, user = 0, user_address = 0, password = 0, known_good = 0;

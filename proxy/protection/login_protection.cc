@@ -90,7 +90,8 @@ std::uint32_t LoginProtection::failed(const LoginAttempt& attempt, const Protect
   return outcome.tarpit_ms;
 }
 
-void LoginProtection::sweep() {
+void LoginProtection::sweep(const ProtectionConfig& config) {
+  guard_.prune(config, now_ms());
   for (const Lockout& lockout : guard_.expire(now_ms())) {
     spdlog::info("lockout end: {} {}", to_string(lockout.kind), lockout.subject);
   }

@@ -61,8 +61,9 @@ class LoginProtection {
   // ticket for the login in flight.
   std::variant<LoginGuard::Refusal, Ticket> admit(const LoginAttempt& attempt,
                                                   const ProtectionConfig& config);
-  // Ends the lockouts that are over (and logs them).
-  void sweep();
+  // Ends the lockouts that are over (and logs them), and forgets what is no
+  // longer worth counting.
+  void sweep(const ProtectionConfig& config);
 
  private:
   // A wrong password or unknown user: the extra wait for the answer.

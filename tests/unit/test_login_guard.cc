@@ -428,3 +428,32 @@ TEST_CASE("flooding the tables does not drop a guess in flight", "[protection]")
   CHECK(refused_by(guard, guard.attempt("alice", "g9", "192.0.2.1"), config, 0) ==
         LockKind::UserAddress);
 }
+
+TEST_CASE("counters without a failure for a window are forgotten, locks and guesses in flight stay",
+          "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();  // window 60 s, lockout 30 s
+  for (int i = 0; i < 40; ++i) {
+    guard.record_failure(guard.attempt(numbered("user", i), "x", numbered("198.51.100.", i)),
+                         config, 0);
+  }
+  LoginAttempt in_flight = guard.attempt("alice", "pending", "192.0.2.1");
+  REQUIRE_FALSE(guard.admit(in_flight, config, 0));
+  guard.record_success(guard.attempt("carol", "right", "192.0.2.9"), config, 0);
+  CHECK(guard.sizes().user == 41);
+  guard.prune(config, 30 * kSecond);  // within the window: nothing goes
+  CHECK(guard.sizes().user == 41);
+  guard.prune(config, 61 * kSecond);
+  CHECK(guard.sizes().user == 1);  // alice's guess, still in flight
+  CHECK(guard.sizes().known_good == 1);
+  guard.prune(config, 3601 * kSecond);
+  CHECK(guard.sizes().known_good == 0);
+  // A lock in force is not forgotten.
+  for (int i = 0; i < 3; ++i) {
+    guard.record_failure(guard.attempt("bob", numbered("g", i), "192.0.2.2"), config,
+                         4000 * kSecond);
+  }
+  guard.prune(config, 4000 * kSecond + 59 * kSecond);
+  CHECK(refused_by(guard, guard.attempt("bob", "right", "192.0.2.2"), config,
+                   4000 * kSecond + 20 * kSecond) == LockKind::UserAddress);
+}
