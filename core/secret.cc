@@ -27,6 +27,17 @@ void erase_front(std::string& text, std::size_t count) {
   text.resize(old_size - count);
 }
 
+void append_wiping(std::string& text, std::string_view bytes) {
+  if (text.size() + bytes.size() > text.capacity()) {
+    std::string grown;
+    grown.reserve(std::max(text.capacity() * 2, text.size() + bytes.size()));
+    grown.append(text);
+    wipe(text);
+    text = std::move(grown);
+  }
+  text.append(bytes);
+}
+
 Secret::Secret(std::string&& text) : value_(std::move(text)) {
   wipe(text);
 }
@@ -47,18 +58,7 @@ Secret& Secret::operator=(Secret&& other) noexcept {
 }
 
 void Secret::append(std::string_view text) {
-  if (value_.size() + text.size() <= value_.capacity()) {
-    value_.append(text);
-    return;
-  }
-  // A reallocation would free the old buffer unwiped: copy into a bigger one
-  // ourselves and wipe the old.
-  std::string grown;
-  grown.reserve(std::max(value_.capacity() * 2, value_.size() + text.size()));
-  grown.append(value_);
-  grown.append(text);
-  wipe(value_);
-  value_ = std::move(grown);
+  append_wiping(value_, text);
 }
 
 }  // namespace podgate

@@ -19,6 +19,10 @@ void wipe(std::string& text);
 // input), leaving no copy of them, or of the moved tail, in its capacity.
 void erase_front(std::string& text, std::size_t count);
 
+// Appends to such a buffer; when it must grow, the old storage is wiped
+// before it is freed.
+void append_wiping(std::string& text, std::string_view bytes);
+
 class Secret {
  public:
   Secret() = default;

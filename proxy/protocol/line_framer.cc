@@ -13,7 +13,7 @@ LineFramer::~LineFramer() {
 void LineFramer::feed(std::string_view bytes) {
   // After a line broke the limit the connection is going away; holding on to
   // more input would only let a client grow our memory.
-  if (!too_long_) buffer_.append(bytes);
+  if (!too_long_) append_wiping(buffer_, bytes);
 }
 
 FramedLine LineFramer::next_line() {

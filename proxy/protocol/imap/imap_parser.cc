@@ -303,7 +303,7 @@ Parser::~Parser() {
 void Parser::feed(std::string_view bytes) {
   // After a fatal error the connection is going away; holding on to more
   // input would only let a client grow our memory.
-  if (!fatal_) buffer_.append(bytes);
+  if (!fatal_) append_wiping(buffer_, bytes);
 }
 
 Event Parser::next() {

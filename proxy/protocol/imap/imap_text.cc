@@ -25,7 +25,11 @@ bool quotable(std::string_view text) {
 }
 
 std::string quote(std::string_view text) {
-  std::string quoted = "\"";
+  std::string quoted;
+  // Room for the worst case up front: growing would leave copies behind
+  // (it quotes passwords for LOGIN).
+  quoted.reserve(2 * text.size() + 2);
+  quoted += '"';
   for (char c : text) {
     if (c == '"' || c == '\\') quoted += '\\';
     quoted += c;

@@ -51,7 +51,10 @@ std::optional<std::string> base64_decode(std::string_view text) {
   bytes.reserve(text.size() / 4 * 3);
   for (std::size_t pos = 0; pos < text.size(); pos += 4) {
     const bool last_group = pos + 4 == text.size();
-    if (!decode_group(text.substr(pos, 4), last_group, bytes)) return std::nullopt;
+    if (!decode_group(text.substr(pos, 4), last_group, bytes)) {
+      wipe(bytes);  // a partly decoded password
+      return std::nullopt;
+    }
   }
   return bytes;
 }
