@@ -53,16 +53,21 @@ class BoundedTable {
     index_.erase(found);
   }
 
-  // Erases, least recently used first, up to `max` entries for which
-  // `stale(value)` holds, stopping at the first that does not: what nobody
-  // used for a while goes without waiting for a flood to push it out.
+  // Looks at up to `max` of the least recently used entries, oldest first,
+  // and erases those for which `stale(value)` holds (passing over the
+  // others): what nobody used for a while goes without waiting for a flood
+  // to push it out.
   template <typename Stale>
   std::size_t erase_stale(Stale&& stale, std::size_t max) {
     std::size_t erased = 0;
-    while (erased < max && !recency_.empty() && stale(recency_.back().second)) {
-      index_.erase(recency_.back().first);
-      recency_.pop_back();
-      ++erased;
+    auto it = recency_.end();
+    for (std::size_t looked = 0; looked < max && it != recency_.begin(); ++looked) {
+      --it;
+      if (stale(it->second)) {
+        index_.erase(it->first);
+        it = recency_.erase(it);
+        ++erased;
+      }
     }
     return erased;
   }

@@ -242,12 +242,13 @@ std::optional<LoginGuard::Refusal> LoginGuard::refusal(const LoginAttempt& attem
   return refusal_locked(attempt, config, now_ms);
 }
 
-std::optional<LoginGuard::Refusal> LoginGuard::admit(const LoginAttempt& attempt,
+std::optional<LoginGuard::Refusal> LoginGuard::admit(LoginAttempt& attempt,
                                                      const ProtectionConfig& config,
                                                      std::int64_t now_ms) {
   if (!config.enabled) return std::nullopt;
   std::lock_guard lock(mutex_);
   if (auto refused = refusal_locked(attempt, config, now_ms)) return refused;
+  attempt.admitted = true;
   for (Table& each : tables_) {
     auto& in_flight = each.counters.get(key_of(each.kind, attempt)).in_flight;
     auto same = std::find_if(in_flight.begin(), in_flight.end(), [&](const auto& entry) {
@@ -264,7 +265,8 @@ std::optional<LoginGuard::Refusal> LoginGuard::admit(const LoginAttempt& attempt
 }
 
 void LoginGuard::land(const LoginAttempt& attempt) {
-  bool was_in_flight = false;
+  if (!attempt.admitted) return;
+  --in_flight_;
   for (Table& each : tables_) {
     std::string key = key_of(each.kind, attempt);
     Counter* counter = each.counters.find(key);
@@ -274,14 +276,12 @@ void LoginGuard::land(const LoginAttempt& attempt) {
       return entry.first == attempt.user_password;
     });
     if (same == in_flight.end()) continue;
-    was_in_flight = true;
     if (--same->second == 0) in_flight.erase(same);
     // Made for this attempt only: nothing left to remember.
     if (counter->failures == 0 && counter->locked_until_ms == 0 && in_flight.empty()) {
       each.counters.erase(key);
     }
   }
-  if (was_in_flight && in_flight_ > 0) --in_flight_;
 }
 
 void LoginGuard::release(const LoginAttempt& attempt) {
@@ -382,7 +382,8 @@ void LoginGuard::prune(const ProtectionConfig& config, std::int64_t now_ms) {
   for (Table& each : tables_) {
     each.counters.erase_stale(
         [&](const Counter& counter) {
-          return counter.locked_until_ms == 0 && counter.in_flight.empty() &&
+          // A lock that ended counts as none, whether or not expire() saw it.
+          return counter.locked_until_ms <= now_ms && counter.in_flight.empty() &&
                  now_ms - counter.window_start_ms > window_ms;
         },
         kPerCall);

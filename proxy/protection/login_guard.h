@@ -56,6 +56,8 @@ struct LoginAttempt {
   std::string address;              // address_key() of the client
   std::uint64_t user_password = 0;  // keyed hash of user and password
   std::uint64_t password = 0;       // keyed hash of the password alone
+  // admit() let it through: it is in flight until its verdict.
+  bool admitted = false;
 };
 
 struct Lockout {
@@ -86,9 +88,10 @@ class LoginGuard {
   // flight) that refuses this attempt now, if any.
   std::optional<Refusal> refusal(const LoginAttempt& attempt, const ProtectionConfig& config,
                                  std::int64_t now_ms);
-  // refusal(), and when there is none the attempt is in flight from now on:
-  // exactly one of record_failure(), record_success() or release() ends it.
-  std::optional<Refusal> admit(const LoginAttempt& attempt, const ProtectionConfig& config,
+  // refusal(), and when there is none the attempt is in flight from now on
+  // (it is marked admitted): exactly one of record_failure(),
+  // record_success() or release() ends it.
+  std::optional<Refusal> admit(LoginAttempt& attempt, const ProtectionConfig& config,
                                std::int64_t now_ms);
   // An admitted attempt ended without a verdict on its credentials (the pod
   // was down, the session was shut down).
@@ -168,7 +171,8 @@ class LoginGuard {
   // another.
   bool full(LockKind kind, const LoginAttempt& attempt, const ProtectionConfig& config,
             std::int64_t now_ms);
-  // Ends the attempt's place in flight under every counter; counters left
+  // Ends an admitted attempt's place in flight under every counter (if a
+  // flood evicted one meanwhile, that place is gone already); counters left
   // with nothing to remember are dropped.
   void land(const LoginAttempt& attempt);
   static void start_over(Counter& counter);

@@ -50,12 +50,12 @@ std::int64_t LoginProtection::now_ms() {
 }
 
 std::variant<LoginGuard::Refusal, LoginProtection::Ticket> LoginProtection::admit(
-    const LoginAttempt& attempt, const ProtectionConfig& config) {
+    LoginAttempt attempt, const ProtectionConfig& config) {
   if (std::optional<LoginGuard::Refusal> refusal = guard_.admit(attempt, config, now_ms())) {
     per_kind(refused_, refusal->kind).add();
     return *refusal;
   }
-  return Ticket(*this, attempt);
+  return Ticket(*this, std::move(attempt));
 }
 
 LoginProtection::Ticket::Ticket(Ticket&& other) noexcept

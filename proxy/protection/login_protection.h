@@ -59,7 +59,7 @@ class LoginProtection {
 
   // The lock that refuses this login now (counted as a refusal), or a
   // ticket for the login in flight.
-  std::variant<LoginGuard::Refusal, Ticket> admit(const LoginAttempt& attempt,
+  std::variant<LoginGuard::Refusal, Ticket> admit(LoginAttempt attempt,
                                                   const ProtectionConfig& config);
   // Ends the lockouts that are over (and logs them), and forgets what is no
   // longer worth counting.

@@ -394,8 +394,11 @@ TEST_CASE("a counted failure and the same guess in flight take one place", "[pro
   guard.record_failure(guard.attempt("alice", "typo", "192.0.2.1"), config, 0);
   // Two of three places counted; the old password again takes none.
   for (int i = 0; i < 5; ++i) CHECK_FALSE(guard.admit(stale, config, 0));
-  CHECK_FALSE(guard.admit(guard.attempt("alice", "new", "192.0.2.1"), config, 0));
-  CHECK(guard.admit(guard.attempt("alice", "newer", "192.0.2.1"), config, 0));
+  LoginAttempt fresh = guard.attempt("alice", "new", "192.0.2.1");
+  LoginAttempt fresher = guard.attempt("alice", "newer", "192.0.2.1");
+  CHECK_FALSE(guard.admit(fresh, config, 0));
+  CHECK(guard.admit(fresher, config, 0));
+  CHECK_FALSE(fresher.admitted);
 }
 
 TEST_CASE("places in flight spare a known-good address, except for its own guessing",
@@ -405,12 +408,47 @@ TEST_CASE("places in flight spare a known-good address, except for its own guess
   LoginAttempt owner = guard.attempt("alice", "right", "203.0.113.5");
   guard.record_success(owner, config, 0);
   for (int i = 0; i < 4; ++i) {  // a botnet's guesses, all in flight
-    REQUIRE_FALSE(guard.admit(
-        guard.attempt("alice", numbered("bot", i), numbered("198.51.100.", i)), config, 0));
+    LoginAttempt guess = guard.attempt("alice", numbered("bot", i), numbered("198.51.100.", i));
+    REQUIRE_FALSE(guard.admit(guess, config, 0));
   }
   CHECK(refused_by(guard, guard.attempt("alice", "right", "192.0.2.77"), config, 0) ==
         LockKind::User);
   CHECK_FALSE(refused_by(guard, owner, config, 0));
+}
+
+TEST_CASE("the count in flight stays exact when a flood evicts a guess in flight", "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();
+  config.table_entries = 10;
+  config.user_address_failures = 1000;
+  config.address_failures = 1000;
+  config.user_failures = 1000;
+  config.password_spray_users = 1000;
+  std::vector<LoginAttempt> guesses;
+  for (int i = 0; i < 40; ++i) {  // more pinned entries than eviction passes over
+    guesses.push_back(guard.attempt(numbered("u", i), numbered("p", i), numbered("a", i)));
+    REQUIRE_FALSE(guard.admit(guesses.back(), config, 0));
+  }
+  CHECK(guard.sizes().in_flight == 40);
+  CHECK(guard.sizes().user == 10);  // the bound on memory comes first
+  for (const LoginAttempt& guess : guesses) guard.release(guess);
+  CHECK(guard.sizes().in_flight == 0);
+}
+
+TEST_CASE("pruning passes over locks and guesses in flight, and takes ended locks",
+          "[protection]") {
+  LoginGuard guard(test_key());
+  ProtectionConfig config = small_config();  // window 60 s, lockout 30 s, user_address 3
+  for (int i = 0; i < 3; ++i) {              // the oldest entry: a lock
+    guard.record_failure(guard.attempt("bob", numbered("g", i), "192.0.2.2"), config, 0);
+  }
+  for (int i = 0; i < 20; ++i) {
+    guard.record_failure(guard.attempt(numbered("user", i), "x", numbered("198.51.100.", i)),
+                         config, 0);
+  }
+  guard.prune(config, 61 * kSecond);  // the lock ended at 30 s, unseen by expire()
+  CHECK(guard.sizes().user_address == 0);
+  CHECK(guard.sizes().user == 0);
 }
 
 TEST_CASE("flooding the tables does not drop a guess in flight", "[protection]") {
