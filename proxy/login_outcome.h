@@ -11,9 +11,11 @@ namespace podgate::proxy {
 enum class LoginOutcome {
   LoggedIn,  // the pod accepted the credentials: the relay starts
 
-  // A verdict on the credentials: a guess, counted by the guard.
+  // A verdict on the credentials (the guard counts the wrong ones, and
+  // remembers the address of a right one).
   WrongPassword,     // the pod's explicit authentication failure
-  UnknownUser,       // no route for the user (answered like WrongPassword)
+  UnknownUser,       // no route for the user, or a pod that refused the name
+                     // itself (answered like WrongPassword)
   DirectoryRefused,  // an auth_http service said no
   Disabled,          // the pod accepted them, but the protocol is off for the user
 

@@ -32,9 +32,14 @@ constexpr bool istarts_with(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-constexpr bool icontains(std::string_view text, std::string_view needle) {
-  for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
-    if (istarts_with(text.substr(i), needle)) return true;
+// Whether `word` is one of the space-separated words of `words`, without
+// regard to case: a capability list, an EHLO AUTH line.
+constexpr bool has_word(std::string_view words, std::string_view word) {
+  while (!words.empty()) {
+    std::size_t space = words.find(' ');
+    if (iequals(words.substr(0, space), word)) return true;
+    if (space == std::string_view::npos) break;
+    words.remove_prefix(space + 1);
   }
   return false;
 }

@@ -3,10 +3,10 @@
 // protocol implements its own dialogue (imap_, pop3_, smtp_backend_login);
 // the session owns the socket and the timing.
 //
-// What a pod may send before its verdict is bounded (kMaxDialogueBytes, and
-// each reader bounds its lines): a greeting, a capability list and a login
-// answer fit in a few KB, and a pod that sends more is at fault, never a
-// reason to buffer until the login times out.
+// What a pod may send before its verdict is bounded (kMaxDialogueBytes of
+// lines read, and each reader bounds its lines): a greeting, a capability
+// list and a login answer fit in a few KB, and a pod that sends more is at
+// fault, never a reason to buffer until the login times out.
 #pragma once
 
 #include <cstddef>
@@ -59,8 +59,14 @@ class BackendLogin {
   bool credentials_sent() const { return credentials_sent_; }
 
  protected:
-  // The protocol's dialogue over bytes within the budget.
+  // The protocol's dialogue over the pod's bytes.
   virtual std::optional<LoginOutcome> consume(std::string_view bytes) = 0;
+  // Counts a line (or reply) the dialogue is about to read against
+  // kMaxDialogueBytes: false once over it (then answer overspent()).
+  // Counted as read, not as received, so the verdict does not depend on how
+  // the pod's bytes were split.
+  bool spend(std::size_t bytes);
+  LoginOutcome overspent();
   void send(std::string_view text) { output_.append(text); }
   // Sends what carries the credentials.
   void send_credentials(const Secret& text);

@@ -12,18 +12,8 @@ namespace podgate::proxy {
 namespace {
 
 using imap::capability_from;
-using protocol::iequals;
+using protocol::has_word;
 using protocol::istarts_with;
-
-bool has_token(std::string_view capabilities, std::string_view token) {
-  while (!capabilities.empty()) {
-    std::size_t space = capabilities.find(' ');
-    if (iequals(capabilities.substr(0, space), token)) return true;
-    if (space == std::string_view::npos) break;
-    capabilities.remove_prefix(space + 1);
-  }
-  return false;
-}
 
 // The rest of "<tag> <answer>", if the line carries that tag.
 std::optional<std::string_view> tagged(std::string_view line, std::string_view tag) {
@@ -54,6 +44,7 @@ std::optional<LoginOutcome> ImapBackendLogin::consume(std::string_view bytes) {
         return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
       case protocol::FramedLine::Kind::Line:
       case protocol::FramedLine::Kind::SaslResponse:
+        if (!spend(line.text.size() + 2)) return overspent();
         if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
         break;
     }
@@ -150,14 +141,14 @@ std::optional<LoginOutcome> ImapBackendLogin::on_login_answer(std::string_view l
 
 std::optional<LoginOutcome> ImapBackendLogin::send_login() {
   std::string offered = std::exchange(capabilities_, {});
-  bool plain = has_token(offered, "AUTH=PLAIN");
-  if (!plain && has_token(offered, "LOGINDISABLED")) {
+  bool plain = has_word(offered, "AUTH=PLAIN");
+  if (!plain && has_word(offered, "LOGINDISABLED")) {
     // RFC 9051 section 6.2.3: LOGIN would be refused, and the refusal must
     // not look like a wrong password.
     step_ = Step::Done;
     return fault("pod says LOGINDISABLED and offers no AUTH=PLAIN");
   }
-  if (has_token(offered, "ID")) {
+  if (has_word(offered, "ID")) {
     send(std::string(kIdTag) + " ID (\"x-originating-ip\" " + imap::quote(client_.ip) +
          " \"x-originating-port\" \"" + std::to_string(client_.port) + "\" \"x-connected-ip\" " +
          imap::quote(client_.local_ip) + " \"x-connected-port\" \"" +
@@ -165,7 +156,7 @@ std::optional<LoginOutcome> ImapBackendLogin::send_login() {
          imap::quote(client_.session) + ")\r\n");
   }
   step_ = Step::Login;
-  if (plain && has_token(offered, "SASL-IR")) {
+  if (plain && has_word(offered, "SASL-IR")) {
     // One line whatever the password holds: no quoting, no literals.
     send(std::string(kLoginTag) + " AUTHENTICATE PLAIN ");
     send_credentials(

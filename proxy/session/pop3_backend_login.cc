@@ -31,7 +31,7 @@ bool Pop3BackendLogin::offered(std::string_view capability) const {
 
 bool Pop3BackendLogin::offers_sasl_plain() const {
   return std::any_of(capabilities_.begin(), capabilities_.end(), [](const std::string& line) {
-    return line.rfind("SASL ", 0) == 0 && (line + " ").find(" PLAIN ") != std::string::npos;
+    return line.rfind("SASL ", 0) == 0 && protocol::has_word(line, "PLAIN");
   });
 }
 
@@ -46,6 +46,7 @@ std::optional<LoginOutcome> Pop3BackendLogin::consume(std::string_view bytes) {
         return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
       case protocol::FramedLine::Kind::Line:
       case protocol::FramedLine::Kind::SaslResponse:
+        if (!spend(line.text.size() + 2)) return overspent();
         if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
         break;
     }
@@ -77,12 +78,12 @@ std::optional<LoginOutcome> Pop3BackendLogin::on_line(std::string_view line) {
       return send_credentials_now();
     case Step::User:
       if (!istarts_with(line, "+OK")) {
-        // A refused user name is a verdict (RFC 1939 servers may say so at
-        // USER); anything else before the password is the pod's fault.
+        // RFC 1939 servers may refuse an unknown user at USER: a verdict on
+        // the name, like the directory's unknown user (the password never
+        // went out). Anything else before the password is the pod's fault.
         LoginOutcome verdict = login_answer(line);
-        if (verdict == LoginOutcome::WrongPassword || verdict == LoginOutcome::PodFault) {
-          return verdict;
-        }
+        if (verdict == LoginOutcome::WrongPassword) return LoginOutcome::UnknownUser;
+        if (verdict == LoginOutcome::PodFault) return verdict;
         return fault("pod answered USER with " + answer_summary(line));
       }
       {

@@ -193,10 +193,11 @@ void Session::on_stream_end(core::Stream& stream, core::StreamEnd why) {
       backend_->shutdown_write();
       return;
     }
+    if (client_gone_) return;  // left already; the login runs on
     CloseReason reason =
         why == core::StreamEnd::TlsFailed ? CloseReason::TlsFailed : CloseReason::ClientClosed;
     if (login_under_way() && guard_ticket_) {
-      abandon_login(reason);
+      abandon_login(reason, false);
       return;
     }
     finish(reason);
@@ -276,6 +277,7 @@ void Session::begin_attempt(std::string user) {
   credentials_done_ns_ = core::now_ns();
   record_.phases.credentials = ms_since(credentials_start_ns_);
   record_.user = std::move(user);
+  record_.outcome.reset();  // until this attempt has one
   record_.pod.clear();
   record_.backend.clear();
   record_.directory.clear();
@@ -349,12 +351,22 @@ bool Session::login_under_way() const {
          state_ == State::BackendLogin;
 }
 
-void Session::abandon_login(CloseReason reason) {
-  // Nobody will read the answer: the client's side goes at once, and the
-  // login goes on to its verdict so that the guard counts the guess.
+void Session::abandon_login(CloseReason reason, bool flush) {
+  // Nobody will read the answer: the client's side goes (at once, or after
+  // a goodbye), and the login goes on to its verdict so that the guard
+  // counts the guess.
   client_gone_ = reason;
   take_byte_counts();
-  client_->close();
+  if (flush) {
+    client_->close_after_flush();
+  } else {
+    client_->close();
+  }
+  // The directory clients have deadlines of their own; this only bounds a
+  // lookup that nobody waits for any more (pod logins have their timers).
+  if (state_ == State::DirectoryLookup) {
+    timer_.start(seconds_ms(worker_.config->timeouts.backend_auth_seconds));
+  }
 }
 
 void Session::on_lookup_done(LookupResult result) {
@@ -545,11 +557,11 @@ void Session::send_failure_answer() {
 
 void Session::login_succeeded() {
   record_.outcome = LoginOutcome::LoggedIn;
-  conclude_attempt(LoginOutcome::LoggedIn);
   if (client_gone_) {
     // The guess was right, and nobody is left to use the session.
     backend_->write(backend_login_->logout_command());
-    backend_login_.reset();
+    backend_login_.reset();  // before the credentials it refers to
+    conclude_attempt(LoginOutcome::LoggedIn);
     record_.phases.total = ms_since(accepted_ns_);
     worker_.login_metrics->login_answered(listener_.protocol, record_);
     finish(*client_gone_);
@@ -559,7 +571,8 @@ void Session::login_succeeded() {
   state_ = State::Relay;
   answer_logged_in(*backend_login_);
   if (std::string from_pod = backend_login_->take_leftover(); !from_pod.empty()) send(from_pod);
-  backend_login_.reset();
+  backend_login_.reset();  // before the credentials it refers to
+  conclude_attempt(LoginOutcome::LoggedIn);
   record_.phases.total = ms_since(accepted_ns_);
   worker_.login_metrics->login_answered(listener_.protocol, record_);
   if (std::string pipelined = take_pipelined_input(); !pipelined.empty()) {
@@ -622,11 +635,19 @@ void Session::on_timer() {
       login_failed(LoginOutcome::PodTimeout);
       break;
     case State::DirectoryLookup:
-      // The directory clients have their own deadlines; this is the
-      // pre-auth deadline, which may still run out while several directory
-      // URLs are tried one after another.
+      if (client_gone_) {  // the bound abandon_login() set
+        finish(*client_gone_);
+        break;
+      }
+      // The pre-auth deadline, which may run out while several directory
+      // URLs are tried one after another. The client gets its goodbye; a
+      // lookup that may be checking the password (auth_http) still counts.
       send(preauth_timeout_goodbye());
-      finish(client_gone_.value_or(CloseReason::PreauthTimeout));
+      if (guard_ticket_) {
+        abandon_login(CloseReason::PreauthTimeout, true);
+        break;
+      }
+      finish(CloseReason::PreauthTimeout);
       break;
     case State::FailureDelay:
       send_failure_answer();
@@ -717,7 +738,9 @@ void Session::finish(CloseReason reason) {
   take_byte_counts();
   record_.duration_ms = ms_since(accepted_ns_);
   // A login cut short (shutdown, kick) ends without a verdict: the guard
-  // forgets it, and the password is wiped.
+  // forgets it, and the password is wiped (after the dialogue that refers
+  // to it).
+  backend_login_.reset();
   guard_ticket_.reset();
   login_.reset();
   // The client may connect again at once: a connection that is closing
@@ -727,7 +750,6 @@ void Session::finish(CloseReason reason) {
   worker_.login_metrics->session_closed(listener_.protocol, record_);
   worker_.access_log->write(record_);
 
-  backend_login_.reset();
   if (client_) client_->close_after_flush();
   retire_backend();
   timer_.start(kCloseGraceMs);

@@ -16,13 +16,14 @@
 // answer, the failure delay, and what the brute-force guard and
 // limits.max_auth_attempts count.
 //
-// A client that leaves (closes, resets) while the guard let its login
-// through, during DirectoryLookup, BackendConnect or BackendLogin, still made
-// a guess the pod may be checking: its side is closed at once, and the login
-// runs on to its verdict (bounded by the directory's deadline,
-// backend_connect_seconds and backend_auth_seconds), which reaches the guard
-// before the session closes. Giving up on slow (failed) logins does not
-// dodge the count.
+// A client that leaves (closes, resets), or whose pre-auth deadline runs out
+// during the directory lookup, while the guard let its login through
+// (DirectoryLookup, BackendConnect, BackendLogin), still made a guess the
+// directory (auth_http) or the pod may be checking: its side is closed at
+// once (after the goodbye, for the deadline), and the login runs on to its
+// verdict (bounded by the directory's deadline, backend_connect_seconds and
+// backend_auth_seconds), which reaches the guard before the session closes.
+// Giving up on slow (failed) logins does not dodge the count.
 //
 // When podgate stops, drain() closes a session with no login under way at
 // once ("shutdown"), lets a login under way get its answer (a refusal is
@@ -169,8 +170,9 @@ class Session : public core::StreamHandler, public LiveSession {
   void on_lookup_done(LookupResult result);
   // The login is under way and someone (a pod, the directory) has the guess.
   bool login_under_way() const;
-  // The client left while its login was under way: see the header comment.
-  void abandon_login(CloseReason reason);
+  // The client left (or timed out, `flush`: after its goodbye) while its
+  // login was under way: see the header comment.
+  void abandon_login(CloseReason reason, bool flush);
   void connect_next_server();
   void on_backend_data(std::string_view bytes);
   // The pod's server failed us before it had the credentials: the next one.

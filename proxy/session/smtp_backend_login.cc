@@ -39,14 +39,16 @@ bool SmtpBackendLogin::offered(std::string_view keyword) const {
 
 bool SmtpBackendLogin::offers_mechanism(std::string_view mechanism) const {
   return std::any_of(extensions_.begin(), extensions_.end(), [&](const std::string& line) {
-    return line.rfind("AUTH ", 0) == 0 &&
-           (line + " ").find(" " + std::string(mechanism) + " ") != std::string::npos;
+    return line.rfind("AUTH ", 0) == 0 && protocol::has_word(line, mechanism);
   });
 }
 
 std::optional<LoginOutcome> SmtpBackendLogin::consume(std::string_view bytes) {
   replies_.feed(bytes);
   while (std::optional<smtp::Reply> reply = replies_.next()) {
+    std::size_t bytes = 0;
+    for (const std::string& line : reply->lines) bytes += line.size() + 6;  // "ddd-" CRLF
+    if (!spend(bytes)) return overspent();
     if (std::optional<LoginOutcome> verdict = on_reply(reply->code, reply->lines)) return verdict;
   }
   if (replies_.broken()) {
@@ -128,6 +130,7 @@ std::optional<LoginOutcome> SmtpBackendLogin::answer_login_prompt(std::string_vi
     send("\r\n");
   } else if (prompt.find("USER") != std::string::npos) {
     send(sasl::base64_encode(credentials_.authcid) + "\r\n");
+    user_sent_ = true;
   } else {
     step_ = Step::Done;
     return fault("pod sent an unknown AUTH LOGIN prompt");
@@ -138,8 +141,12 @@ std::optional<LoginOutcome> SmtpBackendLogin::answer_login_prompt(std::string_vi
 LoginOutcome SmtpBackendLogin::auth_answer(int code) {
   step_ = Step::Done;
   LoginOutcome verdict = smtp_auth_verdict(code);
+  if (!credentials_sent() && verdict == LoginOutcome::WrongPassword && user_sent_) {
+    // Refused at the user name: a verdict on it (the password never went out).
+    return LoginOutcome::UnknownUser;
+  }
   if (!credentials_sent() && verdict != LoginOutcome::PodFault) {
-    // AUTH LOGIN answered before the password: nothing was said about it.
+    // AUTH LOGIN answered before anything was asked: nothing was judged.
     return fault("pod answered AUTH LOGIN with " + std::to_string(code) + " before the password");
   }
   if (verdict == LoginOutcome::PodFault) {

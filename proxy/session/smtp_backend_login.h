@@ -49,6 +49,7 @@ class SmtpBackendLogin final : public BackendLogin {
 
   std::string ehlo_name_;
   Mechanism mechanism_;
+  bool user_sent_ = false;  // AUTH LOGIN: the user name answered a prompt
   Step step_ = Step::Greeting;
   smtp::ReplyReader replies_;
   std::vector<std::string> extensions_;

@@ -103,11 +103,15 @@ Run run(Dialogue dialogue, Chunks&& chunks) {
     result.leftover = login->take_leftover() + after_verdict;
   }
   if (!result.credentials_sent) check(!shows_password(result.sent));
-  // Only what the pod says of credentials it has judges them (POP3 may
-  // refuse the user name at USER, before the password).
+  // Only what the pod says of credentials it has judges them; a refused
+  // user name (POP3 USER, an SMTP AUTH LOGIN prompt) comes before them.
   if (result.verdict == LoginOutcome::LoggedIn || result.verdict == LoginOutcome::InUse ||
-      (result.verdict == LoginOutcome::WrongPassword && dialogue != Dialogue::Pop3)) {
+      result.verdict == LoginOutcome::WrongPassword) {
     check(result.credentials_sent);
+  }
+  if (result.verdict == LoginOutcome::UnknownUser) {
+    check(!result.credentials_sent &&
+          (dialogue == Dialogue::Pop3 || dialogue == Dialogue::SmtpLogin));
   }
   if (result.verdict == LoginOutcome::PodFault) check(!login->problem().empty());
   return result;

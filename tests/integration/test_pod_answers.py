@@ -189,10 +189,10 @@ class PodAnswersTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         r.close()
         self.assertEqual(self.faults("pod-strict") - faults, ATTEMPTS + 4)
         self.assertIn("LOGINDISABLED", self.pg.stderr_text())
-        # Dovecot never saw a login attempt for alice.
+        # Dovecot never saw a login attempt for carol.
         self.assertNotIn("user=<%s>" % CAROL, self.strict.log_text())
         self.assertNoLockout(CAROL)
-        # Fixed (alice moves to a pod that takes her): in at once, same address.
+        # Fixed (carol moves to a pod that takes her): in at once, same address.
         self.move(CAROL, "pod-1")
         try:
             r, tagged = self.imap_login(CAROL, source)

@@ -79,6 +79,15 @@ TEST_CASE("A plain RFC 1939 pod gets USER and PASS", "[pop3_login]") {
   CHECK(sent(login) == "PASS pw with spaces\r\n");
   CHECK(login.credentials_sent());
   CHECK(login.feed("+OK maildrop ready\r\n") == LoginOutcome::LoggedIn);
+
+  // Such a pod may refuse an unknown user at USER: a verdict on the name.
+  Pop3BackendLogin refused(given, client());
+  refused.feed("+OK ready\r\n-ERR unknown command\r\n");
+  CHECK(refused.feed("-ERR no such mailbox\r\n") == LoginOutcome::UnknownUser);
+  CHECK_FALSE(refused.credentials_sent());
+  Pop3BackendLogin busy(given, client());
+  busy.feed("+OK ready\r\n-ERR unknown command\r\n");
+  CHECK(busy.feed("-ERR [IN-USE] locked\r\n") == LoginOutcome::PodFault);
 }
 
 TEST_CASE("A pod whose CAPA offers neither USER nor SASL PLAIN gets no credentials",

@@ -86,10 +86,15 @@ TEST_CASE("AUTH LOGIN answers each prompt by what it asks for", "[smtp_login]") 
   auto odd = make_login(Mechanism::Login);
   odd.feed("220 pod\r\n250-pod\r\n250 AUTH LOGIN\r\n");
   CHECK(odd.feed("334 " + sasl::base64_encode("Your token?") + "\r\n") == LoginOutcome::PodFault);
-  // A refusal before the password came is no verdict on it.
+  // A refusal before any prompt was answered is no verdict; one after the
+  // user name is a verdict on the name.
   auto early = make_login(Mechanism::Login);
   early.feed("220 pod\r\n250-pod\r\n250 AUTH LOGIN\r\n");
   CHECK(early.feed("535 5.7.8 No\r\n") == LoginOutcome::PodFault);
+  auto no_such_user = make_login(Mechanism::Login);
+  no_such_user.feed("220 pod\r\n250-pod\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n");
+  CHECK(no_such_user.feed("535 5.7.8 No such user\r\n") == LoginOutcome::UnknownUser);
+  CHECK_FALSE(no_such_user.credentials_sent());
 }
 
 TEST_CASE("SMTP reply codes pick the outcome", "[smtp_login]") {
