@@ -133,8 +133,9 @@ struct PodHealth::Probe final : core::StreamHandler {
     if (finished) return;
     std::size_t room = kMaxGreetingBytes - received.size();
     received.append(bytes.substr(0, room));
+    // judge_greeting() decides within a few bytes; the cap above only bounds
+    // what one read may add.
     std::optional<bool> verdict = judge_greeting(key.first, received);
-    if (!verdict && received.size() >= kMaxGreetingBytes) verdict = false;
     if (verdict) {
       finish(*verdict, *verdict ? "" : "unexpected greeting \"" + printable(received) + "\"");
     }
