@@ -31,25 +31,7 @@ constexpr std::string_view kPostLoginCapabilityTag = "K";
 }  // namespace
 
 ImapBackendLogin::ImapBackendLogin(const Credentials& credentials, ClientIdentity client)
-    : BackendLogin(credentials, std::move(client)) {}
-
-std::optional<LoginOutcome> ImapBackendLogin::consume(std::string_view bytes) {
-  lines_.feed(bytes);
-  while (true) {
-    protocol::FramedLine line = lines_.next_line();
-    switch (line.kind) {
-      case protocol::FramedLine::Kind::NeedMore:
-        return std::nullopt;
-      case protocol::FramedLine::Kind::TooLong:
-        return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
-      case protocol::FramedLine::Kind::Line:
-      case protocol::FramedLine::Kind::SaslResponse:
-        if (!spend(line.text.size() + 2)) return overspent();
-        if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
-        break;
-    }
-  }
-}
+    : LineBackendLogin(credentials, std::move(client), kMaxLineBytes) {}
 
 void ImapBackendLogin::keep_capabilities(std::string_view line) {
   if (std::string capabilities = capability_from(line); !capabilities.empty()) {

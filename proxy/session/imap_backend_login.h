@@ -19,18 +19,16 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/protocol/line_framer.h"
-#include "proxy/session/backend_login.h"
+#include "proxy/session/line_backend_login.h"
 
 namespace podgate::proxy {
 
-class ImapBackendLogin final : public BackendLogin {
+class ImapBackendLogin final : public LineBackendLogin {
  public:
   static constexpr std::size_t kMaxLineBytes = 16 * 1024;
 
   ImapBackendLogin(const Credentials& credentials, ClientIdentity client);
 
-  std::string take_leftover() override { return lines_.take_unparsed(); }
   std::string_view logout_command() const override { return "Q LOGOUT\r\n"; }
 
   // The pod's post-login capability list ("IMAP4rev1 IDLE ...").
@@ -46,14 +44,12 @@ class ImapBackendLogin final : public BackendLogin {
     Done,
   };
 
-  std::optional<LoginOutcome> consume(std::string_view bytes) override;
-  std::optional<LoginOutcome> on_line(std::string_view line);
+  std::optional<LoginOutcome> on_line(std::string_view line) override;
   std::optional<LoginOutcome> on_greeting(std::string_view line);
   std::optional<LoginOutcome> on_login_answer(std::string_view line);
   std::optional<LoginOutcome> send_login();
   void keep_capabilities(std::string_view line);
 
-  protocol::LineFramer lines_{kMaxLineBytes};
   Step step_ = Step::Greeting;
   std::string capabilities_;
 };

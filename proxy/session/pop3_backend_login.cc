@@ -21,7 +21,7 @@ bool fits_on_a_line(std::string_view text) {
 }  // namespace
 
 Pop3BackendLogin::Pop3BackendLogin(const Credentials& credentials, ClientIdentity client)
-    : BackendLogin(credentials, std::move(client)) {}
+    : LineBackendLogin(credentials, std::move(client), kMaxLineBytes) {}
 
 bool Pop3BackendLogin::offered(std::string_view capability) const {
   return std::any_of(capabilities_.begin(), capabilities_.end(), [&](const std::string& line) {
@@ -33,24 +33,6 @@ bool Pop3BackendLogin::offers_sasl_plain() const {
   return std::any_of(capabilities_.begin(), capabilities_.end(), [](const std::string& line) {
     return line.rfind("SASL ", 0) == 0 && protocol::has_word(line, "PLAIN");
   });
-}
-
-std::optional<LoginOutcome> Pop3BackendLogin::consume(std::string_view bytes) {
-  lines_.feed(bytes);
-  while (true) {
-    protocol::FramedLine line = lines_.next_line();
-    switch (line.kind) {
-      case protocol::FramedLine::Kind::NeedMore:
-        return std::nullopt;
-      case protocol::FramedLine::Kind::TooLong:
-        return fault("pod sent a line over " + std::to_string(kMaxLineBytes / 1024) + " KB");
-      case protocol::FramedLine::Kind::Line:
-      case protocol::FramedLine::Kind::SaslResponse:
-        if (!spend(line.text.size() + 2)) return overspent();
-        if (std::optional<LoginOutcome> verdict = on_line(line.text)) return verdict;
-        break;
-    }
-  }
 }
 
 std::optional<LoginOutcome> Pop3BackendLogin::on_line(std::string_view line) {

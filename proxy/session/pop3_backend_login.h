@@ -20,32 +20,28 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/protocol/line_framer.h"
-#include "proxy/session/backend_login.h"
+#include "proxy/session/line_backend_login.h"
 
 namespace podgate::proxy {
 
-class Pop3BackendLogin final : public BackendLogin {
+class Pop3BackendLogin final : public LineBackendLogin {
  public:
   static constexpr std::size_t kMaxLineBytes = 8 * 1024;
 
   Pop3BackendLogin(const Credentials& credentials, ClientIdentity client);
 
-  std::string take_leftover() override { return lines_.take_unparsed(); }
   std::string_view logout_command() const override { return "QUIT\r\n"; }
 
  private:
   enum class Step { Greeting, Capa, CapaList, Xclient, Auth, User, Pass, Done };
 
-  std::optional<LoginOutcome> consume(std::string_view bytes) override;
-  std::optional<LoginOutcome> on_line(std::string_view line);
+  std::optional<LoginOutcome> on_line(std::string_view line) override;
   std::optional<LoginOutcome> after_capabilities();
   std::optional<LoginOutcome> send_credentials_now();
   LoginOutcome login_answer(std::string_view line);
   bool offered(std::string_view capability) const;
   bool offers_sasl_plain() const;
 
-  protocol::LineFramer lines_{kMaxLineBytes};
   Step step_ = Step::Greeting;
   std::vector<std::string> capabilities_;  // CAPA lines, upper-cased
   bool capa_answered_ = false;             // the pod has CAPA (RFC 2449)

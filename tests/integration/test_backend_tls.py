@@ -94,6 +94,18 @@ class BackendTlsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             time.sleep(0.05)
         return pg.access_log_lines()[mark:]
 
+    def assertLoginUnavailable(self, pg):
+        """An IMAPS login through `pg` is refused as UNAVAILABLE, and the
+        pod's TLS handshake is what failed."""
+        im = podlib.PodIMAP4_SSL(pg.port("imap", "implicit"))
+        try:
+            with self.assertRaises(imaplib.IMAP4.error) as refused:
+                im.login(ALICE, self.world.passwords[ALICE])
+            self.assertIn("UNAVAILABLE", str(refused.exception))
+        finally:
+            im.shutdown()
+        self.assertIn("tls_failed", pg.stderr_text())
+
     def test_logins_reach_the_pod_over_verified_tls(self):
         mark = self.log_mark()
         self.assertIn("pod-1 marker", self.login_subjects(self.pg, ALICE))
@@ -140,14 +152,7 @@ class BackendTlsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     def test_a_pod_certificate_that_does_not_verify_means_unavailable(self):
         pg = self.world.new_podgate("podgate-stranger-ca", self.tls_config(self.stranger_cert),
                                     directory=self.directory, listeners=LISTENERS)
-        im = podlib.PodIMAP4_SSL(pg.port("imap", "implicit"))
-        try:
-            with self.assertRaises(imaplib.IMAP4.error) as refused:
-                im.login(ALICE, self.world.passwords[ALICE])
-            self.assertIn("UNAVAILABLE", str(refused.exception))
-        finally:
-            im.shutdown()
-        self.assertIn("tls_failed", pg.stderr_text())
+        self.assertLoginUnavailable(pg)
 
     def test_a_certificate_for_another_address_means_unavailable(self):
         # The pods present a certificate that chains (it is its own CA) but
@@ -161,14 +166,7 @@ class BackendTlsTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
                                       "backend_tls": "implicit"}
         pg = self.world.new_podgate("podgate-elsewhere", self.tls_config(self.elsewhere_cert),
                                     directory=directory, listeners=LISTENERS)
-        im = podlib.PodIMAP4_SSL(pg.port("imap", "implicit"))
-        try:
-            with self.assertRaises(imaplib.IMAP4.error) as refused:
-                im.login(ALICE, self.world.passwords[ALICE])
-            self.assertIn("UNAVAILABLE", str(refused.exception))
-        finally:
-            im.shutdown()
-        self.assertIn("tls_failed", pg.stderr_text())
+        self.assertLoginUnavailable(pg)
         # The certificate is its own CA, so its chain verifies: the address
         # is what refused it. Unverified, the same pod takes the login.
         unverified = self.world.new_podgate("podgate-elsewhere-noca", self.tls_config(None),

@@ -154,6 +154,20 @@ class PodAnswersTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         r = r or self.raw(source=source)
         return r, self.login(r, user, self.world.passwords[user], tag=tag)
 
+    def smtps_auth_plain(self, user, source):
+        """An SMTPS client from `source` that has sent EHLO and then AUTH PLAIN
+        with `user`'s password: the socket and its reader, at the answer."""
+        s = podlib.connect(self.pg.port("smtp", "implicit"), source=source)
+        s = podlib.client_tls_context().wrap_socket(s, server_hostname="127.0.0.1")
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"EHLO client.example.net\r\n")
+        while f.readline()[3:4] != b" ":
+            pass
+        s.sendall(("AUTH PLAIN %s\r\n" % podlib.plain_b64(user, self.world.passwords[user]))
+                  .encode())
+        return s, f
+
     def move(self, user, pod):
         """Points `user` at `pod` in the embedded directory (SIGHUP)."""
         self.directory["users"][user] = {"pod": pod}
@@ -239,15 +253,7 @@ class PodAnswersTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         faults = self.faults("pod-login-only")
         mark = len(self.login_only_smtp.log_text())
         for i in range(ATTEMPTS):
-            s = podlib.connect(self.pg.port("smtp", "implicit"), source=source)
-            s = podlib.client_tls_context().wrap_socket(s, server_hostname="127.0.0.1")
-            f = s.makefile("rb")
-            f.readline()
-            s.sendall(b"EHLO client.example.net\r\n")
-            while f.readline()[3:4] != b" ":
-                pass
-            s.sendall(("AUTH PLAIN %s\r\n" % podlib.plain_b64(DAVE, self.world.passwords[DAVE]))
-                      .encode())
+            s, f = self.smtps_auth_plain(DAVE, source)
             answer = f.readline()
             self.assertTrue(answer.startswith(b"454 4.7.0"), answer)
             s.close()
@@ -260,15 +266,7 @@ class PodAnswersTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
     def test_an_smtp_reply_that_never_ends_is_a_pod_fault_at_once(self):
         faults = self.faults("pod-endless")
         t0 = time.time()
-        s = podlib.connect(self.pg.port("smtp", "implicit"), source="127.0.8.5")
-        s = podlib.client_tls_context().wrap_socket(s, server_hostname="127.0.0.1")
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(b"EHLO client.example.net\r\n")
-        while f.readline()[3:4] != b" ":
-            pass
-        s.sendall(("AUTH PLAIN %s\r\n" % podlib.plain_b64(GRACE, self.world.passwords[GRACE]))
-                  .encode())
+        s, f = self.smtps_auth_plain(GRACE, "127.0.8.5")
         s.settimeout(5)
         answer = f.readline()
         elapsed = time.time() - t0

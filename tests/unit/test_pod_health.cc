@@ -24,21 +24,28 @@ using podgate::directory::Protocol;
 
 namespace {
 
+// Listens on 127.0.0.1:port (0: any free port) with `data` on the handle;
+// returns the port.
+int listen_on_loopback(uv_loop_t* loop, uv_tcp_t& listener, void* data, int port,
+                       uv_connection_cb on_connection) {
+  uv_tcp_init(loop, &listener);
+  listener.data = data;
+  sockaddr_in address{};
+  uv_ip4_addr("127.0.0.1", port, &address);
+  REQUIRE(uv_tcp_bind(&listener, reinterpret_cast<const sockaddr*>(&address), 0) == 0);
+  REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&listener), 16, on_connection) == 0);
+  sockaddr_storage bound{};
+  int length = sizeof bound;
+  uv_tcp_getsockname(&listener, reinterpret_cast<sockaddr*>(&bound), &length);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
 // A pod server on the test's loop: greets every connection, then hangs up.
 class GreetingServer {
  public:
   GreetingServer(uv_loop_t* loop, std::string greeting, int port = 0)
       : greeting_(std::move(greeting)) {
-    uv_tcp_init(loop, &listener_);
-    listener_.data = this;
-    sockaddr_in address{};
-    uv_ip4_addr("127.0.0.1", port, &address);
-    REQUIRE(uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&address), 0) == 0);
-    REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 16, on_connection) == 0);
-    sockaddr_storage bound{};
-    int length = sizeof bound;
-    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
-    port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    port_ = listen_on_loopback(loop, listener_, this, port, on_connection);
   }
   void close() {
     if (!closed_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
@@ -85,16 +92,7 @@ class TlsGreetingServer final : public podgate::core::StreamHandler {
       : loop_(loop), greeting_(std::move(greeting)) {
     const auto& files = podgate::test::test_certificate(podgate::test::KeyType::Ecdsa);
     context_ = podgate::core::make_server_context(files.certificate, files.private_key);
-    uv_tcp_init(loop, &listener_);
-    listener_.data = this;
-    sockaddr_in address{};
-    uv_ip4_addr("127.0.0.1", 0, &address);
-    REQUIRE(uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&address), 0) == 0);
-    REQUIRE(uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 16, on_connection) == 0);
-    sockaddr_storage bound{};
-    int length = sizeof bound;
-    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
-    port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    port_ = listen_on_loopback(loop, listener_, this, 0, on_connection);
   }
   void close() {
     if (!closed_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
