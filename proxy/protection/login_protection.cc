@@ -91,10 +91,11 @@ std::uint32_t LoginProtection::failed(const LoginAttempt& attempt, const Protect
 }
 
 void LoginProtection::sweep(const ProtectionConfig& config) {
-  guard_.prune(config, now_ms());
+  // Ended lockouts first, while their counters are there to report on.
   for (const Lockout& lockout : guard_.expire(now_ms())) {
     spdlog::info("lockout end: {} {}", to_string(lockout.kind), lockout.subject);
   }
+  guard_.prune(config, now_ms());
 }
 
 }  // namespace podgate::proxy

@@ -46,9 +46,9 @@ bool SmtpBackendLogin::offers_mechanism(std::string_view mechanism) const {
 std::optional<LoginOutcome> SmtpBackendLogin::consume(std::string_view bytes) {
   replies_.feed(bytes);
   while (std::optional<smtp::Reply> reply = replies_.next()) {
-    std::size_t bytes = 0;
-    for (const std::string& line : reply->lines) bytes += line.size() + 6;  // "ddd-" CRLF
-    if (!spend(bytes)) return overspent();
+    std::size_t reply_bytes = 0;
+    for (const std::string& line : reply->lines) reply_bytes += line.size() + 6;  // "ddd-" CRLF
+    if (!spend(reply_bytes)) return overspent();
     if (std::optional<LoginOutcome> verdict = on_reply(reply->code, reply->lines)) return verdict;
   }
   if (replies_.broken()) {
