@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/http/http_message.h"
@@ -48,8 +49,30 @@ std::string resolve(const std::filesystem::path& base, const std::string& path) 
   return (base / path).string();
 }
 
+std::vector<sasl::Mechanism> read_mechanisms(const json& names, const std::string& where) {
+  if (!names.is_array() || names.empty() ||
+      !std::all_of(names.begin(), names.end(), [](const json& n) { return n.is_string(); })) {
+    throw ConfigError(where + ": \"mechanisms\" must be a non-empty list of SASL mechanism names");
+  }
+  std::vector<sasl::Mechanism> mechanisms;
+  for (const json& entry : names) {
+    const std::string name = entry.get<std::string>();
+    std::optional<sasl::Mechanism> mechanism = sasl::mechanism_named(name);
+    if (!mechanism) {
+      throw ConfigError(where + ": unknown mechanism \"" + name + "\" in \"mechanisms\" (known: " +
+                        sasl::mechanism_list(sasl::all_mechanisms(), "", ", ") + ")");
+    }
+    if (std::find(mechanisms.begin(), mechanisms.end(), *mechanism) != mechanisms.end()) {
+      throw ConfigError(where + ": \"mechanisms\" names " +
+                        std::string(sasl::to_string(*mechanism)) + " twice");
+    }
+    mechanisms.push_back(*mechanism);
+  }
+  return mechanisms;
+}
+
 ListenerConfig read_listener(const json& entry, const std::string& where) {
-  only_keys(entry, where, {"protocol", "listen", "tls"});
+  only_keys(entry, where, {"protocol", "listen", "tls", "mechanisms"});
   ListenerConfig listener;
   std::string protocol = string_at(entry, "protocol", where);
   auto parsed_protocol = directory::protocol_from_string(protocol);
@@ -70,6 +93,8 @@ ListenerConfig read_listener(const json& entry, const std::string& where) {
     throw ConfigError(where + ": \"tls\" must be \"implicit\" or \"starttls\", got \"" + tls +
                       "\"");
   }
+  if (entry.contains("mechanisms"))
+    listener.mechanisms = read_mechanisms(entry["mechanisms"], where);
   return listener;
 }
 

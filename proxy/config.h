@@ -10,6 +10,7 @@
 
 #include "backend-directory/directory.h"
 #include "core/address.h"
+#include "proxy/protocol/sasl/mechanisms.h"
 
 namespace podgate::proxy {
 
@@ -28,6 +29,8 @@ struct ListenerConfig {
   std::string listen;  // as written, for logs
   core::SocketAddress address;
   ListenerTls tls = ListenerTls::Implicit;
+  // The SASL mechanisms offered there (after TLS), in this order.
+  std::vector<sasl::Mechanism> mechanisms = sasl::default_mechanisms();
 };
 
 struct Timeouts {

@@ -9,8 +9,8 @@ namespace {
 bool same_listeners(const std::vector<ListenerConfig>& a, const std::vector<ListenerConfig>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tie(a[i].protocol, a[i].listen, a[i].tls) !=
-        std::tie(b[i].protocol, b[i].listen, b[i].tls)) {
+    if (std::tie(a[i].protocol, a[i].listen, a[i].tls, a[i].mechanisms) !=
+        std::tie(b[i].protocol, b[i].listen, b[i].tls, b[i].mechanisms)) {
       return false;
     }
   }

@@ -44,7 +44,8 @@ ImapSession::ImapSession(Worker& worker, const ListenerConfig& listener)
 std::string ImapSession::capabilities() const {
   std::string capabilities = "IMAP4rev1 SASL-IR LITERAL+ ID";
   if (tls_active()) {
-    capabilities += " AUTH=PLAIN AUTH=LOGIN";
+    capabilities += ' ';
+    capabilities += sasl::mechanism_list(listener_.mechanisms, "AUTH=", " ");
   } else {
     // RFC 9051 section 6.2.3: no authentication before TLS on this port.
     capabilities += " STARTTLS LOGINDISABLED";
@@ -173,7 +174,7 @@ void ImapSession::start_authenticate(const imap::Command& command) {
     return;
   }
   login_tag_ = command.tag;
-  on_sasl_step(sasl_.start(command.mechanism, command.initial_response));
+  on_sasl_step(sasl_.start(command.mechanism, listener_.mechanisms, command.initial_response));
 }
 
 void ImapSession::on_sasl_step(SaslExchange::Step step) {

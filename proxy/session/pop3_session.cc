@@ -30,7 +30,9 @@ Pop3Session::Pop3Session(Worker& worker, const ListenerConfig& listener)
 std::string Pop3Session::capabilities() const {
   std::string list = "+OK Capability list follows\r\nCAPA\r\n";
   if (tls_active()) {
-    list += "USER\r\nSASL " + std::string(SaslExchange::kMechanisms) + "\r\n";
+    list += "USER\r\nSASL ";
+    list += sasl::mechanism_list(listener_.mechanisms, "", " ");
+    list += "\r\n";
   } else {
     list += "STLS\r\n";  // RFC 2595: no credentials before TLS on this port
   }
@@ -151,11 +153,16 @@ void Pop3Session::handle_command(pop3::Command& command) {
     case CommandKind::Auth:
       if (command.mechanism.empty()) {
         // RFC 5034 section 4: a bare AUTH lists the mechanisms.
-        send(tls_active() ? "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n" : "+OK\r\n.\r\n");
+        std::string list = "+OK\r\n";
+        if (tls_active()) {
+          list += sasl::mechanism_list(listener_.mechanisms, "", "\r\n");
+          list += "\r\n";
+        }
+        send(list + ".\r\n");
         break;
       }
       if (!require_tls()) break;
-      on_sasl_step(sasl_.start(command.mechanism, command.initial_response));
+      on_sasl_step(sasl_.start(command.mechanism, listener_.mechanisms, command.initial_response));
       break;
     case CommandKind::Unknown:
       reject_invalid("-ERR Unknown command, or not allowed before login.\r\n");

@@ -1,5 +1,6 @@
 #include "proxy/session/sasl_exchange.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "proxy/protocol/sasl/sasl.h"
@@ -36,14 +37,20 @@ constexpr std::string_view kUsernamePrompt = "VXNlcm5hbWU6";  // "Username:"
 constexpr std::string_view kPasswordPrompt = "UGFzc3dvcmQ6";  // "Password:"
 }  // namespace
 
-SaslExchange::Step SaslExchange::start(std::string_view mechanism,
+SaslExchange::Step SaslExchange::start(std::string_view name,
+                                       const std::vector<sasl::Mechanism>& offered,
                                        const std::optional<Secret>& initial_response) {
-  if (mechanism == "PLAIN") {
-    awaiting_ = Awaiting::PlainMessage;
-  } else if (mechanism == "LOGIN") {
-    awaiting_ = Awaiting::LoginUser;
-  } else {
+  std::optional<sasl::Mechanism> mechanism = sasl::mechanism_named(name);
+  if (!mechanism || std::find(offered.begin(), offered.end(), *mechanism) == offered.end()) {
     return failed(LoginOutcome::UnsupportedMechanism);
+  }
+  switch (*mechanism) {
+    case sasl::Mechanism::Plain:
+      awaiting_ = Awaiting::PlainMessage;
+      break;
+    case sasl::Mechanism::Login:
+      awaiting_ = Awaiting::LoginUser;
+      break;
   }
   user_.clear();
   if (initial_response) return accept_line(initial_response->view());

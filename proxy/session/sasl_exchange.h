@@ -1,15 +1,18 @@
-// The client side of AUTHENTICATE (IMAP) / AUTH (POP3, SMTP): the PLAIN and
-// LOGIN mechanisms, with or without an initial response, as one small state
-// machine that every protocol words in its own syntax ("+ ", "334 ").
+// The client side of AUTHENTICATE (IMAP) / AUTH (POP3, SMTP): the mechanisms
+// of sasl/mechanisms.h that the listener offers, with or without an initial
+// response, as one small state machine that every protocol words in its own
+// syntax ("+ ", "334 ").
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/secret.h"
 #include "proxy/credentials.h"
 #include "proxy/login_outcome.h"
+#include "proxy/protocol/sasl/mechanisms.h"
 
 namespace podgate::proxy {
 
@@ -30,10 +33,10 @@ class SaslExchange {
     std::string user;
   };
 
-  // The mechanisms offered, space-separated, for capability lists.
-  static constexpr std::string_view kMechanisms = "PLAIN LOGIN";
-
-  Step start(std::string_view mechanism, const std::optional<Secret>& initial_response);
+  // The client asks for `mechanism` (a name in any case): one of `offered`
+  // (the listener's), or UnsupportedMechanism.
+  Step start(std::string_view mechanism, const std::vector<sasl::Mechanism>& offered,
+             const std::optional<Secret>& initial_response);
   Step respond(const Secret& line);
 
  private:

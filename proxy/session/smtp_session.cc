@@ -66,7 +66,9 @@ std::string SmtpSession::ehlo_answer() const {
   for (const std::string& extension : worker_.smtp_extensions)
     answer += "250-" + extension + "\r\n";
   if (tls_active()) {
-    answer += "250-AUTH " + std::string(SaslExchange::kMechanisms) + "\r\n";
+    answer += "250-AUTH ";
+    answer += sasl::mechanism_list(listener_.mechanisms, "", " ");
+    answer += "\r\n";
   } else {
     answer += "250-STARTTLS\r\n";
   }
@@ -139,7 +141,8 @@ void SmtpSession::handle_command(const smtp::Command& command) {
       } else if (ehlo_name_.empty()) {
         reject_invalid("503 5.5.1 Send EHLO first\r\n");
       } else {
-        on_sasl_step(sasl_.start(command.mechanism, command.initial_response));
+        on_sasl_step(
+            sasl_.start(command.mechanism, listener_.mechanisms, command.initial_response));
       }
       break;
     case CommandKind::Mail:

@@ -103,6 +103,13 @@ class CheckConfigTest(unittest.TestCase):
         self.assertRejected(self.make("tlsmode", f),
                             'listeners[1]: "tls" must be "implicit" or "starttls", got "sometimes"')
 
+    def test_unknown_mechanism(self):
+        def f(cfg):
+            cfg["listeners"][0]["mechanisms"] = ["PLAIN", "XOAUTH"]
+        self.assertRejected(self.make("mechanism", f),
+                            'listeners[0]: unknown mechanism "XOAUTH" in "mechanisms" '
+                            '(known: PLAIN, LOGIN)')
+
     def test_bad_listen_address(self):
         def f(cfg):
             cfg["listeners"][0]["listen"] = "127.0.0.1:99999"

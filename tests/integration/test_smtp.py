@@ -11,6 +11,7 @@ pods, the answers of DESIGN.md's error table, and STARTTLS injection.
 import hashlib
 import imaplib
 import os
+import poplib
 import smtplib
 import socket
 import subprocess
@@ -329,6 +330,48 @@ class SmtpTest(podlib.WorldTestCase):
         # would be ten times that); the ASan build's allocator quarantine
         # alone accounts for tens of MB, the release build grows ~1 MB.
         self.assertLess(grown, 48 * 1024, "podgate grew by %d KB for one silent reader" % grown)
+
+    def test_a_listener_offers_only_the_mechanisms_it_names(self):
+        only_login = [{"protocol": protocol, "tls": "implicit", "mechanisms": ["LOGIN"]}
+                      for protocol in ("imap", "pop3", "smtp")]
+        pg = self.world.new_podgate("podgate-login-only", directory=self.pg.directory,
+                                    listeners=only_login)
+        context = podlib.client_tls_context()
+        # IMAP: the capability list, a refused PLAIN, and LOGIN to the pod.
+        im = imaplib.IMAP4_SSL("127.0.0.1", pg.port("imap"), ssl_context=context)
+        self.addCleanup(im.shutdown)
+        self.assertIn("AUTH=LOGIN", im.capabilities)
+        self.assertNotIn("AUTH=PLAIN", im.capabilities)
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            im.authenticate("PLAIN", lambda _: ("\0%s\0%s" % (ALICE, self.pw(ALICE))).encode())
+        self.assertIn("Unsupported authentication mechanism", str(refused.exception))
+        answers = iter([ALICE, self.pw(ALICE)])
+        typ, _ = im.authenticate("LOGIN", lambda _: next(answers).encode())
+        self.assertEqual(typ, "OK")
+        typ, data = im.select("INBOX")
+        self.assertEqual(typ, "OK", data)
+        # POP3: CAPA, a bare AUTH, a refused PLAIN.
+        pop = poplib.POP3_SSL("127.0.0.1", pg.port("pop3"), context=context)
+        self.addCleanup(pop.close)
+        self.assertEqual(pop.capa()["SASL"], ["LOGIN"])
+        self.assertEqual(pop._longcmd("AUTH")[1], [b"LOGIN"])
+        with self.assertRaises(poplib.error_proto) as refused:
+            pop._shortcmd("AUTH PLAIN " + plain_b64(ALICE, self.pw(ALICE)))
+        self.assertIn(b"Unsupported authentication mechanism", refused.exception.args[0])
+        # SMTP: EHLO AUTH, a refused PLAIN; smtplib picks LOGIN and submits.
+        c = SmtpClient(pg.port("smtp"), tls=True)
+        self.addCleanup(c.close)
+        code, lines = c.command("EHLO client.test")
+        self.assertEqual(code, 250)
+        self.assertIn(b"AUTH LOGIN", lines)
+        self.assertEqual(c.command("AUTH PLAIN " + plain_b64(ALICE, self.pw(ALICE)))[0], 504)
+        subject = self.unique("LOGIN only")
+        s = smtplib.SMTP_SSL("127.0.0.1", pg.port("smtp"), timeout=30, context=context)
+        self.addCleanup(s.close)
+        s.login(ALICE, self.pw(ALICE))
+        s.sendmail(ALICE, [ALICE], podlib.make_message(subject, to=ALICE))
+        s.quit()
+        self.assertIsNotNone(self.wait_for_subject(self.world.pod1, ALICE, subject))
 
     def test_smtp_guesses_meet_the_guard_as_shipped(self):
         # The guard's default: 5 wrong passwords for one user from one address.

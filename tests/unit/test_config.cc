@@ -246,6 +246,12 @@ TEST_CASE("A reload applies what it can and keeps what needs a restart", "[confi
   other_tls.listeners[0].tls = ListenerTls::StartTls;
   CHECK(keep_restart_only_settings(running, other_tls) == std::vector<std::string>{"listeners"});
   CHECK(other_tls.listeners[0].tls == ListenerTls::Implicit);
+  // Sessions keep their listener's settings: new mechanisms need a restart.
+  auto other_mechanisms = load_config(write_config(kMinimal));
+  other_mechanisms.listeners[1].mechanisms = {podgate::sasl::Mechanism::Plain};
+  CHECK(keep_restart_only_settings(running, other_mechanisms) ==
+        std::vector<std::string>{"listeners"});
+  CHECK(other_mechanisms.listeners[1].mechanisms.size() == 2);
 }
 
 TEST_CASE("Brute-force protection settings", "[config]") {
@@ -273,4 +279,30 @@ TEST_CASE("Brute-force protection settings", "[config]") {
                     Catch::Contains("protection: \"user_failures\""));
   CHECK_THROWS_WITH(with_protection(R"({"table_entries": 10})"), Catch::Contains("at least 100"));
   CHECK_THROWS_WITH(with_protection(R"({"lockout": 5})"), Catch::Contains("unknown key"));
+}
+
+TEST_CASE("A listener offers the SASL mechanisms it names, PLAIN and LOGIN unless told",
+          "[config]") {
+  using podgate::sasl::Mechanism;
+  auto defaults = load_config(write_config(kMinimal));
+  CHECK(defaults.listeners[0].mechanisms == std::vector{Mechanism::Plain, Mechanism::Login});
+  auto with_mechanisms = [](const std::string& mechanisms) {
+    std::string text = kMinimal;
+    const std::string from = R"("tls": "implicit")";
+    text.replace(text.find(from), from.size(), from + R"(, "mechanisms": )" + mechanisms);
+    return load_config(write_config(text));
+  };
+  CHECK(with_mechanisms(R"(["login"])").listeners[0].mechanisms == std::vector{Mechanism::Login});
+  CHECK(with_mechanisms(R"(["LOGIN", "PLAIN"])").listeners[0].mechanisms ==
+        std::vector{Mechanism::Login, Mechanism::Plain});
+  CHECK_THROWS_WITH(with_mechanisms(R"(["PLAIN", "CRAM-MD5"])"),
+                    "listeners[0]: unknown mechanism \"CRAM-MD5\" in \"mechanisms\" (known: "
+                    "PLAIN, LOGIN)");
+  CHECK_THROWS_WITH(with_mechanisms(R"(["PLAIN", "plain"])"),
+                    "listeners[0]: \"mechanisms\" names PLAIN twice");
+  for (const char* bad : {"[]", "\"PLAIN\"", "[1]"}) {
+    CHECK_THROWS_WITH(with_mechanisms(bad),
+                      "listeners[0]: \"mechanisms\" must be a non-empty "
+                      "list of SASL mechanism names");
+  }
 }

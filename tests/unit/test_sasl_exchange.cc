@@ -2,7 +2,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "proxy/protocol/sasl/mechanisms.h"
 #include "proxy/protocol/sasl/sasl.h"
 #include "proxy/session/sasl_exchange.h"
 
@@ -13,6 +15,8 @@ using Kind = SaslExchange::Step::Kind;
 namespace sasl = podgate::sasl;
 
 namespace {
+const std::vector<sasl::Mechanism>& kOffered = sasl::default_mechanisms();
+
 std::optional<Secret> response(std::string_view text) {
   return Secret(text);
 }
@@ -24,13 +28,13 @@ Secret line(std::string_view text) {
 TEST_CASE("PLAIN with and without an initial response", "[sasl_exchange]") {
   std::string message = sasl::base64_encode(sasl::make_plain("alice", "pass word"));
   SaslExchange with_ir;
-  auto step = with_ir.start("PLAIN", response(message));
+  auto step = with_ir.start("PLAIN", kOffered, response(message));
   CHECK(step.kind == Kind::Credentials);
   CHECK(step.credentials.authcid == "alice");
   CHECK(step.credentials.secret == "pass word");
 
   SaslExchange without_ir;
-  step = without_ir.start("PLAIN", std::nullopt);
+  step = without_ir.start("PLAIN", kOffered, std::nullopt);
   CHECK(step.kind == Kind::Challenge);
   CHECK(step.challenge.empty());
   step = without_ir.respond(line(message));
@@ -40,7 +44,7 @@ TEST_CASE("PLAIN with and without an initial response", "[sasl_exchange]") {
 
 TEST_CASE("LOGIN asks for the user, then the password", "[sasl_exchange]") {
   SaslExchange exchange;
-  auto step = exchange.start("LOGIN", std::nullopt);
+  auto step = exchange.start("LOGIN", kOffered, std::nullopt);
   CHECK(step.kind == Kind::Challenge);
   CHECK(*sasl::base64_decode(step.challenge) == "Username:");
   step = exchange.respond(line(sasl::base64_encode("bob")));
@@ -51,7 +55,7 @@ TEST_CASE("LOGIN asks for the user, then the password", "[sasl_exchange]") {
   CHECK(step.credentials.secret == "secret");
 
   SaslExchange with_ir;
-  step = with_ir.start("LOGIN", response(sasl::base64_encode("bob")));
+  step = with_ir.start("LOGIN", kOffered, response(sasl::base64_encode("bob")));
   CHECK(*sasl::base64_decode(step.challenge) == "Password:");
 }
 
@@ -60,23 +64,25 @@ TEST_CASE("Cancel, bad base64, foreign authzid and unknown mechanisms", "[sasl_e
     return step.kind == Kind::Failed ? std::optional<LoginOutcome>(step.failure) : std::nullopt;
   };
   SaslExchange exchange;
-  exchange.start("PLAIN", std::nullopt);
+  exchange.start("PLAIN", kOffered, std::nullopt);
   CHECK(failure(exchange.respond(line("*"))) == LoginOutcome::Cancelled);
-  exchange.start("PLAIN", std::nullopt);
+  exchange.start("PLAIN", kOffered, std::nullopt);
   CHECK(failure(exchange.respond(line("not base64!"))) == LoginOutcome::InvalidBase64);
   std::string foreign = sasl::base64_encode(std::string("admin\0alice\0pw", 14));
-  auto refused = exchange.start("PLAIN", response(foreign));
+  auto refused = exchange.start("PLAIN", kOffered, response(foreign));
   CHECK(failure(refused) == LoginOutcome::MalformedCredentials);
   CHECK(refused.user == "alice");  // the refused attempt names its own user
-  auto empty = exchange.start("PLAIN", response("="));
+  auto empty = exchange.start("PLAIN", kOffered, response("="));
   CHECK(failure(empty) == LoginOutcome::MalformedCredentials);
   CHECK(empty.user.empty());
-  CHECK(failure(exchange.start("CRAM-MD5", std::nullopt)) == LoginOutcome::UnsupportedMechanism);
+  CHECK(failure(exchange.start("CRAM-MD5", kOffered, std::nullopt)) ==
+        LoginOutcome::UnsupportedMechanism);
   // A new exchange forgets the last one's half-finished LOGIN.
-  exchange.start("LOGIN", std::nullopt);
+  exchange.start("LOGIN", kOffered, std::nullopt);
   exchange.respond(line(sasl::base64_encode("bob")));
-  CHECK(exchange.start("PLAIN", response(sasl::base64_encode(sasl::make_plain("al", "pw"))))
-            .credentials.authcid == "al");
+  CHECK(
+      exchange.start("PLAIN", kOffered, response(sasl::base64_encode(sasl::make_plain("al", "pw"))))
+          .credentials.authcid == "al");
 }
 
 TEST_CASE("A secret is wiped when moved from, and grows without losing bytes", "[secret]") {
@@ -109,4 +115,18 @@ TEST_CASE("Erasing the front of a buffer leaves no copy in its capacity", "[secr
   std::string_view storage(data, used);
   CHECK(storage.find("hunter2") == std::string_view::npos);
   CHECK(storage.substr(6).find_first_not_of('\0') == std::string_view::npos);
+}
+
+TEST_CASE("Only a mechanism the listener offers starts, named in any case", "[sasl_exchange]") {
+  const std::vector<sasl::Mechanism> plain_only{sasl::Mechanism::Plain};
+  SaslExchange exchange;
+  auto refused = exchange.start("LOGIN", plain_only, std::nullopt);
+  CHECK(refused.kind == Kind::Failed);
+  CHECK(refused.failure == LoginOutcome::UnsupportedMechanism);
+  auto unknown = exchange.start("CRAM-MD5", kOffered, std::nullopt);
+  CHECK(unknown.failure == LoginOutcome::UnsupportedMechanism);
+  auto step = exchange.start("plain", plain_only,
+                             response(sasl::base64_encode(sasl::make_plain("al", "pw"))));
+  REQUIRE(step.kind == Kind::Credentials);
+  CHECK(step.credentials.authcid == "al");
 }
