@@ -84,7 +84,7 @@ std::optional<json> parse_body(const std::string& body, std::string& problem) {
 
 }  // namespace
 
-// Users and pods share one shape: GET the entry, PUT a whole new one, DELETE it.
+// Users, domains and pods share one shape: GET the entry, PUT a whole new one, DELETE it.
 struct DirectoryApi::EntryKind {
   const char* name;
   std::optional<nlohmann::json> (DirectoryStore::*get)(std::string_view) const;
@@ -95,6 +95,9 @@ struct DirectoryApi::EntryKind {
 namespace {
 constexpr DirectoryApi::EntryKind kUsers{"user", &DirectoryStore::user_entry,
                                          &DirectoryStore::put_user, &DirectoryStore::delete_user};
+constexpr DirectoryApi::EntryKind kDomains{"domain", &DirectoryStore::domain_entry,
+                                           &DirectoryStore::put_domain,
+                                           &DirectoryStore::delete_domain};
 constexpr DirectoryApi::EntryKind kPods{"pod", &DirectoryStore::pod_entry, &DirectoryStore::put_pod,
                                         &DirectoryStore::delete_pod};
 }  // namespace
@@ -147,6 +150,8 @@ Response DirectoryApi::handle(const Request& request) {
       response = lookup(request);
     } else if (segments->size() == 3 && (*segments)[0] == "v1" && (*segments)[1] == "users") {
       response = entry(request, kUsers, (*segments)[2]);
+    } else if (segments->size() == 3 && (*segments)[0] == "v1" && (*segments)[1] == "domains") {
+      response = entry(request, kDomains, (*segments)[2]);
     } else if (segments->size() == 3 && (*segments)[0] == "v1" && (*segments)[1] == "pods") {
       response = entry(request, kPods, (*segments)[2]);
     } else if (*segments == std::vector<std::string>{"healthz"}) {

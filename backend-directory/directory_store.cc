@@ -165,12 +165,21 @@ ReloadResult DirectoryStore::reload() {
   return result;
 }
 
-std::optional<json> DirectoryStore::user_entry(std::string_view user) const {
-  const json* users = section(document_, "users");
-  if (users == nullptr) return std::nullopt;
-  auto key = find_key_ignoring_case(*users, user);
+std::optional<json> DirectoryStore::assignment_entry(const char* section_name,
+                                                     std::string_view name) const {
+  const json* entries = section(document_, section_name);
+  if (entries == nullptr) return std::nullopt;
+  auto key = find_key_ignoring_case(*entries, name);
   if (!key) return std::nullopt;
-  return users->at(*key);
+  return entries->at(*key);
+}
+
+std::optional<json> DirectoryStore::user_entry(std::string_view user) const {
+  return assignment_entry("users", user);
+}
+
+std::optional<json> DirectoryStore::domain_entry(std::string_view domain) const {
+  return assignment_entry("domains", domain);
 }
 
 std::optional<json> DirectoryStore::pod_entry(std::string_view pod) const {
@@ -213,29 +222,50 @@ EditResult DirectoryStore::commit(json candidate, EditOutcome outcome, json entr
   return EditResult{outcome, "", std::move(entry)};
 }
 
-EditResult DirectoryStore::put_user(std::string_view user, const json& body) {
-  if (user.empty()) return EditResult{EditOutcome::Invalid, "the user name is empty", {}};
+EditResult DirectoryStore::put_assignment(const char* section_name, const char* kind,
+                                          std::string_view name, const json& body) {
+  if (name.empty()) {
+    return EditResult{EditOutcome::Invalid, std::string("the ") + kind + " name is empty", {}};
+  }
   json candidate = document_;
-  json& users = candidate["users"];
-  if (users.is_null()) users = json::object();
+  json& entries = candidate[section_name];
+  if (entries.is_null()) entries = json::object();
   EditOutcome outcome = EditOutcome::Created;
-  if (auto key = find_key_ignoring_case(users, user)) {
-    users.erase(*key);
+  if (auto key = find_key_ignoring_case(entries, name)) {
+    entries.erase(*key);
     outcome = EditOutcome::Updated;
   }
-  users[lower(user)] = body;
+  entries[lower(name)] = body;
   return commit(std::move(candidate), outcome, body);
 }
 
-EditResult DirectoryStore::delete_user(std::string_view user) {
+EditResult DirectoryStore::delete_assignment(const char* section_name, const char* kind,
+                                             std::string_view name) {
+  const std::string unknown = std::string("unknown ") + kind;
   json candidate = document_;
-  auto users = candidate.find("users");
-  if (users == candidate.end()) return EditResult{EditOutcome::NotFound, "unknown user", {}};
-  auto key = find_key_ignoring_case(*users, user);
-  if (!key) return EditResult{EditOutcome::NotFound, "unknown user", {}};
-  json removed = users->at(*key);
-  users->erase(*key);
+  auto entries = candidate.find(section_name);
+  if (entries == candidate.end()) return EditResult{EditOutcome::NotFound, unknown, {}};
+  auto key = find_key_ignoring_case(*entries, name);
+  if (!key) return EditResult{EditOutcome::NotFound, unknown, {}};
+  json removed = entries->at(*key);
+  entries->erase(*key);
   return commit(std::move(candidate), EditOutcome::Deleted, std::move(removed));
+}
+
+EditResult DirectoryStore::put_user(std::string_view user, const json& body) {
+  return put_assignment("users", "user", user, body);
+}
+
+EditResult DirectoryStore::delete_user(std::string_view user) {
+  return delete_assignment("users", "user", user);
+}
+
+EditResult DirectoryStore::put_domain(std::string_view domain, const json& body) {
+  return put_assignment("domains", "domain", domain, body);
+}
+
+EditResult DirectoryStore::delete_domain(std::string_view domain) {
+  return delete_assignment("domains", "domain", domain);
 }
 
 EditResult DirectoryStore::put_pod(std::string_view pod, const json& body) {

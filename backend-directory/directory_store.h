@@ -63,20 +63,32 @@ class DirectoryStore {
   std::shared_ptr<const Directory> directory() const { return directory_; }
   const nlohmann::json& document() const { return document_; }
 
-  // The stored entries, for GET. Users are found case-insensitively.
+  // The stored entries, for GET. Users and domains are found
+  // case-insensitively.
   std::optional<nlohmann::json> user_entry(std::string_view user) const;
+  std::optional<nlohmann::json> domain_entry(std::string_view domain) const;
   std::optional<nlohmann::json> pod_entry(std::string_view pod) const;
 
-  // body: {"pod": "pod-2"} plus optional "imap"/"pop3"/"smtp" booleans.
-  // The user is stored lower-cased (replacing any spelling of the name).
+  // body: {"pod": "pod-2"} plus the optional policy booleans "imap", "pop3",
+  // "smtp" and "basic_auth". The name is stored lower-cased (replacing any
+  // spelling of it).
   EditResult put_user(std::string_view user, const nlohmann::json& body);
   EditResult delete_user(std::string_view user);
+  EditResult put_domain(std::string_view domain, const nlohmann::json& body);
+  EditResult delete_domain(std::string_view domain);
   // body: {"imap": [...], "pop3": [...], "smtp": [...], "smtp_auth": ..., "backend_tls": ...}
   EditResult put_pod(std::string_view pod, const nlohmann::json& body);
   // Refused (Conflict) while users or domains point to the pod.
   EditResult delete_pod(std::string_view pod);
 
  private:
+  // Users and domains: entries of `section_name` ("users", "domains"), each
+  // a `kind` ("user", "domain") for messages.
+  std::optional<nlohmann::json> assignment_entry(const char* section_name,
+                                                 std::string_view name) const;
+  EditResult put_assignment(const char* section_name, const char* kind, std::string_view name,
+                            const nlohmann::json& body);
+  EditResult delete_assignment(const char* section_name, const char* kind, std::string_view name);
   // Validates `candidate`, writes it, and makes it current.
   EditResult commit(nlohmann::json candidate, EditOutcome outcome, nlohmann::json entry);
   nlohmann::json read_file() const;  // throws DirectoryError

@@ -293,3 +293,21 @@ TEST_CASE("An edit does not overwrite a hand edit the store has not read yet",
         EditOutcome::Created);
   CHECK(folder.read().find("carol@example.com") != std::string::npos);
 }
+
+TEST_CASE("Domains are edited like users, and their policy applies at once",
+          "[directory_store][policy]") {
+  StoreFolder folder;
+  DirectoryStore store(folder.path);
+  store.load();
+  auto created = store.put_domain("Modern.Example", json{{"pod", "pod-1"}, {"basic_auth", false}});
+  CHECK(created.outcome == EditOutcome::Created);
+  CHECK(store.domain_entry("MODERN.example") == json::parse(R"({"pod": "pod-1",
+    "basic_auth": false})"));
+  CHECK_FALSE(store.directory()->lookup("anyone@modern.example", Protocol::Imap)->basic_auth);
+  CHECK(json::parse(folder.read())["domains"].contains("modern.example"));
+  auto refused = store.put_domain("modern.example", json{{"pod", "pod-1"}, {"basic_auth", "no"}});
+  CHECK(refused.outcome == EditOutcome::Invalid);
+  CHECK(store.delete_domain("modern.EXAMPLE").outcome == EditOutcome::Deleted);
+  CHECK(store.delete_domain("modern.example").outcome == EditOutcome::NotFound);
+  CHECK_FALSE(store.directory()->lookup("anyone@modern.example", Protocol::Imap));
+}
