@@ -138,6 +138,10 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
           if (!value.is_boolean())
             throw DirectoryError(where + ": \"" + key + "\" must be true or false");
           assignment.enabled[*protocol] = value.get<bool>();
+        } else if (key == "basic_auth") {
+          if (!value.is_boolean())
+            throw DirectoryError(where + ": \"basic_auth\" must be true or false");
+          assignment.basic_auth = value.get<bool>();
         } else {
           throw DirectoryError(where + ": unknown key \"" + key + "\"");
         }
@@ -156,7 +160,8 @@ std::shared_ptr<const Directory> Directory::from_json(const json& document) {
   return directory;
 }
 
-Route Directory::route_for(const Assignment& assignment, Protocol protocol) const {
+Route Directory::route_for(const Assignment& assignment, const Assignment* domain,
+                           Protocol protocol) const {
   Route route;
   route.pod = assignment.pod;
   const Pod& pod = pods_.at(assignment.pod);
@@ -165,8 +170,12 @@ Route Directory::route_for(const Assignment& assignment, Protocol protocol) cons
   if (auto servers = pod.servers.find(protocol); servers != pod.servers.end()) {
     route.servers = servers->second;
   }
-  if (auto enabled = assignment.enabled.find(protocol); enabled != assignment.enabled.end()) {
-    route.protocol_enabled = enabled->second;
+  for (const Assignment* policy : {&assignment, domain}) {
+    if (policy == nullptr) continue;
+    if (auto enabled = policy->enabled.find(protocol); enabled != policy->enabled.end()) {
+      route.protocol_enabled = route.protocol_enabled && enabled->second;
+    }
+    route.basic_auth = route.basic_auth && policy->basic_auth;
   }
   return route;
 }
@@ -199,13 +208,16 @@ std::vector<PodServer> Directory::pod_servers() const {
 
 std::optional<Route> Directory::lookup(std::string_view user, Protocol protocol) const {
   std::string key = lower_case(user);
-  if (auto found = users_.find(key); found != users_.end())
-    return route_for(found->second, protocol);
-  std::size_t at = key.rfind('@');
-  if (at == std::string::npos) return std::nullopt;
-  if (auto found = domains_.find(key.substr(at + 1)); found != domains_.end()) {
-    return route_for(found->second, protocol);
+  const Assignment* domain = nullptr;
+  if (std::size_t at = key.rfind('@'); at != std::string::npos) {
+    if (auto found = domains_.find(key.substr(at + 1)); found != domains_.end()) {
+      domain = &found->second;
+    }
   }
+  if (auto found = users_.find(key); found != users_.end()) {
+    return route_for(found->second, domain, protocol);
+  }
+  if (domain) return route_for(*domain, nullptr, protocol);
   return std::nullopt;
 }
 

@@ -43,6 +43,9 @@ struct Route {
   std::string pod;
   std::vector<Server> servers;  // in the order to try them
   bool protocol_enabled = true;
+  // Passwords (PLAIN, LOGIN, IMAP LOGIN, POP3 USER/PASS) are accepted: a
+  // tenant policy may allow modern authentication only.
+  bool basic_auth = true;
   // How podgate logs in to the pod's SMTP servers: "plain" or "login".
   std::string smtp_auth = "plain";
   // TLS from podgate to the pod's servers: "none" or "implicit" (TLS from
@@ -65,7 +68,9 @@ class Directory {
   static std::shared_ptr<const Directory> load_file(const std::string& path);
 
   // Looks the user up exactly (case-insensitively), then by the domain after
-  // the last '@'. nullopt when neither is known.
+  // the last '@'. nullopt when neither is known. A listed user's domain
+  // entry still applies its policy: "basic_auth", "imap", "pop3" or "smtp"
+  // false on either turns that off.
   std::optional<Route> lookup(std::string_view user, Protocol protocol) const;
 
   std::size_t user_count() const { return users_.size(); }
@@ -82,11 +87,15 @@ class Directory {
     std::string smtp_auth = "plain";
     std::string backend_tls = "none";
   };
+  // A user's or a domain's entry: its pod and its tenant policy.
   struct Assignment {
     std::string pod;
     std::map<Protocol, bool> enabled;  // absent means enabled
+    bool basic_auth = true;
   };
-  Route route_for(const Assignment& assignment, Protocol protocol) const;
+  // The route of `assignment`'s pod, under its policy and that of
+  // `domain` (a listed user's domain, if listed): what either turns off is off.
+  Route route_for(const Assignment& assignment, const Assignment* domain, Protocol protocol) const;
 
   std::map<std::string, Pod> pods_;
   std::map<std::string, Assignment> users_;    // keys lower-cased

@@ -38,6 +38,7 @@ json encode_lookup_answer(std::string_view user, Protocol protocol, const Route&
       {"protocol", to_string(protocol)},
       {"pod", route.pod},
       {"enabled", route.protocol_enabled},
+      {"basic_auth", route.basic_auth},
       {"servers", std::move(servers)},
       {"backend_tls", route.backend_tls},
       {"smtp_auth", route.smtp_auth},
@@ -63,6 +64,13 @@ LookupAnswer decode_lookup_answer(const json& body) {
     throw DirectoryError("lookup answer: \"enabled\" must be true or false");
   }
   route.protocol_enabled = enabled.get<bool>();
+  // Absent in answers of older services: passwords allowed, as before.
+  if (auto basic_auth = body.find("basic_auth"); basic_auth != body.end()) {
+    if (!basic_auth->is_boolean()) {
+      throw DirectoryError("lookup answer: \"basic_auth\" must be true or false");
+    }
+    route.basic_auth = basic_auth->get<bool>();
+  }
 
   const json& servers = field(body, "servers");
   if (!servers.is_array()) throw DirectoryError("lookup answer: \"servers\" must be a list");

@@ -18,6 +18,8 @@ const char* to_string(LoginOutcome outcome) {
       return "malformed_credentials";
     case LoginOutcome::LockedOut:
       return "locked_out";
+    case LoginOutcome::BasicAuthOff:
+      return "basic_auth_off";
     case LoginOutcome::Cancelled:
       return "cancelled";
     case LoginOutcome::InvalidBase64:
@@ -44,6 +46,7 @@ const char* result_name(LoginOutcome outcome) {
   if (outcome == LoginOutcome::LoggedIn) return "ok";
   if (outcome == LoginOutcome::Disabled) return "disabled";
   if (outcome == LoginOutcome::InUse) return "in_use";
+  if (outcome == LoginOutcome::BasicAuthOff) return "policy";
   if (answered_as_auth_failure(outcome)) return "auth_failed";
   switch (outcome) {
     case LoginOutcome::Cancelled:
@@ -71,6 +74,7 @@ bool answered_as_auth_failure(LoginOutcome outcome) {
     case LoginOutcome::DirectoryRefused:
     case LoginOutcome::MalformedCredentials:
     case LoginOutcome::LockedOut:
+    case LoginOutcome::BasicAuthOff:
       return true;
     default:
       return false;

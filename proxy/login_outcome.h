@@ -23,6 +23,9 @@ enum class LoginOutcome {
   MalformedCredentials,  // an unusable SASL message, an empty user or password,
                          // a foreign authzid, or bytes no pod could be sent
   LockedOut,             // the guard refused them without asking anyone
+  BasicAuthOff,          // a password, where the directory's "basic_auth": false
+                         // allows modern authentication only (not a guess: no
+                         // one checked it)
 
   // The client's SASL exchange went wrong: answered at once by the protocol.
   Cancelled,             // the client sent "*"
@@ -42,8 +45,8 @@ enum class LoginOutcome {
 const char* to_string(LoginOutcome outcome);
 
 // What the client was told, as the access log's "result" and the metric
-// label podgate_logins_total{result}: ok, auth_failed, disabled, unavailable,
-// in_use.
+// label podgate_logins_total{result}: ok, auth_failed, policy (answered as
+// auth_failed), disabled, unavailable, in_use.
 const char* result_name(LoginOutcome outcome);
 
 // The directory or the pod judged the credentials wrong: the guard counts a

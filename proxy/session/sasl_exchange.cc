@@ -26,10 +26,10 @@ Step challenge(std::string_view text) {
   return step;
 }
 
-Step credentials(std::string user, Secret password) {
+Step credentials(std::string user, Secret password, sasl::Mechanism mechanism) {
   Step step;
   step.kind = Step::Kind::Credentials;
-  step.credentials = Credentials{std::move(user), std::move(password)};
+  step.credentials = Credentials{std::move(user), std::move(password), mechanism};
   return step;
 }
 
@@ -77,14 +77,15 @@ SaslExchange::Step SaslExchange::accept_line(std::string_view line) {
       if (!parsed->authzid.empty() && parsed->authzid != parsed->authcid) {
         return failed(LoginOutcome::MalformedCredentials, std::move(parsed->authcid));
       }
-      return credentials(std::move(parsed->authcid), std::move(parsed->password));
+      return credentials(std::move(parsed->authcid), std::move(parsed->password),
+                         sasl::Mechanism::Plain);
     }
     case Awaiting::LoginUser:
       user_ = message.view();
       awaiting_ = Awaiting::LoginPassword;
       return challenge(kPasswordPrompt);
     case Awaiting::LoginPassword:
-      return credentials(std::exchange(user_, {}), std::move(message));
+      return credentials(std::exchange(user_, {}), std::move(message), sasl::Mechanism::Login);
   }
   return failed(LoginOutcome::MalformedCredentials);
 }

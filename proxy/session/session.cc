@@ -385,6 +385,11 @@ void Session::on_lookup_done(LookupResult result) {
   }
   route_ = std::move(result.route);
   record_.pod = route_->pod;
+  if (!route_->basic_auth && sasl::carries_password(login_->credentials.mechanism)) {
+    // A tenant policy: the password is refused unchecked, the pod never sees it.
+    login_failed(LoginOutcome::BasicAuthOff);
+    return;
+  }
   if (route_->servers.empty()) {
     spdlog::warn("session {}: pod {} has no {} server available", record_.session, route_->pod,
                  record_.protocol);

@@ -57,8 +57,9 @@ struct Meaning {
 };
 
 bool same_route(const Route& a, const Route& b) {
-  if (a.pod != b.pod || a.protocol_enabled != b.protocol_enabled || a.smtp_auth != b.smtp_auth ||
-      a.backend_tls != b.backend_tls || a.servers.size() != b.servers.size()) {
+  if (a.pod != b.pod || a.protocol_enabled != b.protocol_enabled || a.basic_auth != b.basic_auth ||
+      a.smtp_auth != b.smtp_auth || a.backend_tls != b.backend_tls ||
+      a.servers.size() != b.servers.size()) {
     return false;
   }
   for (std::size_t i = 0; i < a.servers.size(); ++i) {

@@ -76,7 +76,8 @@ class LookupAndEditTest(ServiceTestCase):
         status, body = self.svc.lookup(ALICE, "imap")
         self.assertEqual(status, 200)
         self.assertEqual(body, {"user": ALICE, "protocol": "imap", "pod": "pod-1",
-                                "enabled": True, "servers": ["127.0.0.1:20143"],
+                                "enabled": True, "basic_auth": True,
+                                "servers": ["127.0.0.1:20143"],
                                 "backend_tls": "none", "smtp_auth": "plain", "ttl": 17})
         status, body = self.svc.lookup("Bob@Example.COM", "pop3")
         self.assertEqual(status, 200)
@@ -86,6 +87,20 @@ class LookupAndEditTest(ServiceTestCase):
         self.assertEqual(body["smtp_auth"], "login")
         status, body = self.svc.lookup("erin@example.org", "imap")
         self.assertEqual((status, body["pod"]), (200, "pod-2"))
+
+    def test_a_domain_policy_set_through_the_api_reaches_the_lookup_answer(self):
+        status, _ = self.svc.put("/v1/domains/example.org",
+                                 {"pod": "pod-2", "basic_auth": False, "pop3": False})
+        self.assertIn(status, (200, 201))
+        status, body = self.svc.lookup("erin@example.org", "imap")
+        self.assertEqual((status, body["basic_auth"], body["enabled"]), (200, False, True))
+        status, body = self.svc.lookup("erin@example.org", "pop3")
+        self.assertEqual((status, body["basic_auth"], body["enabled"]), (200, False, False))
+        self.assertEqual(self.svc.file_json()["domains"]["example.org"],
+                         {"pod": "pod-2", "basic_auth": False, "pop3": False})
+        status, body = self.svc.put("/v1/domains/example.org", {"pod": "pod-2", "basic_auth": 0})
+        self.assertEqual(status, 400)
+        self.assertIn('"basic_auth" must be true or false', body["error"])
 
     def test_lookup_unknown_and_bad_requests(self):
         before_unknown = self.svc.metric("podgate_directory_lookups_total", result="unknown")

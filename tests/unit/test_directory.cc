@@ -162,3 +162,36 @@ TEST_CASE("A directory file that is not JSON is refused with the parser's reason
                                                     !Catch::Contains("json.exception"));
   std::remove(path.c_str());
 }
+
+TEST_CASE("A domain's policy applies to its listed users too: off on either is off",
+          "[directory][policy]") {
+  auto directory = Directory::from_json(json::parse(R"({
+    "pods": {"pod-1": {"imap": ["127.0.0.1:20143"], "pop3": ["127.0.0.1:20110"]}},
+    "users": {
+      "listed@modern.example": {"pod": "pod-1", "imap": true},
+      "strict@open.example": {"pod": "pod-1", "basic_auth": false, "imap": false},
+      "open@open.example": {"pod": "pod-1"}
+    },
+    "domains": {
+      "modern.example": {"pod": "pod-1", "basic_auth": false, "pop3": false},
+      "open.example": {"pod": "pod-1"}
+    }
+  })"));
+  auto listed = directory->lookup("listed@modern.example", Protocol::Pop3);
+  REQUIRE(listed);
+  CHECK_FALSE(listed->basic_auth);
+  CHECK_FALSE(listed->protocol_enabled);
+  CHECK(directory->lookup("listed@modern.example", Protocol::Imap)->protocol_enabled);
+  auto unlisted = directory->lookup("anyone@MODERN.example", Protocol::Imap);
+  REQUIRE(unlisted);
+  CHECK_FALSE(unlisted->basic_auth);
+  CHECK(unlisted->protocol_enabled);
+  CHECK_FALSE(directory->lookup("anyone@modern.example", Protocol::Pop3)->protocol_enabled);
+  CHECK_FALSE(directory->lookup("strict@open.example", Protocol::Imap)->basic_auth);
+  CHECK_FALSE(directory->lookup("strict@open.example", Protocol::Imap)->protocol_enabled);
+  CHECK(directory->lookup("open@open.example", Protocol::Imap)->basic_auth);
+  CHECK(directory->lookup("open@open.example", Protocol::Imap)->protocol_enabled);
+  CHECK_THROWS_WITH(Directory::from_json(json::parse(R"({"pods": {"p": {}},
+      "domains": {"d.example": {"pod": "p", "basic_auth": "no"}}})")),
+                    "domains entry \"d.example\": \"basic_auth\" must be true or false");
+}

@@ -107,7 +107,8 @@ TEST_CASE("Lookup answers name the pod, the live servers and the TTL", "[directo
   CHECK(found.status == 200);
   CHECK_THAT(found.header("Content-Type").value_or(""), Catch::Contains("application/json"));
   CHECK(body_of(found) == json::parse(R"({"user": "alice@example.com", "protocol": "imap",
-    "pod": "pod-1", "enabled": true, "servers": ["127.0.0.1:20143", "127.0.0.1:20144"],
+    "pod": "pod-1", "enabled": true, "basic_auth": true,
+    "servers": ["127.0.0.1:20143", "127.0.0.1:20144"],
     "backend_tls": "none", "smtp_auth": "plain", "ttl": 42})"));
 
   json bob = body_of(fixture.call("GET", "/v1/lookup?user=BOB@example.com&protocol=pop3"));

@@ -36,7 +36,7 @@ json good_answer() {
 TEST_CASE("Lookup answers are encoded in the documented shape", "[lookup_answer]") {
   json answer = encode_lookup_answer("Alice@example.com", Protocol::Imap, example_route(), 30);
   CHECK(answer == json::parse(R"({"user": "Alice@example.com", "protocol": "imap",
-    "pod": "pod-1", "enabled": true, "servers": ["127.0.0.1:20143", "[::1]:20144"],
+    "pod": "pod-1", "enabled": true, "basic_auth": true, "servers": ["127.0.0.1:20143", "[::1]:20144"],
     "backend_tls": "none", "smtp_auth": "login", "ttl": 30})"));
 
   Route empty = example_route();
@@ -75,8 +75,20 @@ TEST_CASE("Lookup answers without the optional fields get the model defaults", "
   auto decoded = decode_lookup_answer(body);
   CHECK(decoded.route.backend_tls == "none");
   CHECK(decoded.route.smtp_auth == "plain");
+  CHECK(decoded.route.basic_auth);  // as from services before tenant policies
   CHECK(decoded.route.servers.empty());
   CHECK(decoded.ttl_seconds == 30);
+}
+
+TEST_CASE("A lookup answer carries the tenant's basic_auth policy", "[lookup_answer][policy]") {
+  Route modern = example_route();
+  modern.basic_auth = false;
+  json encoded = encode_lookup_answer("a@modern.example", Protocol::Imap, modern, 7);
+  CHECK(encoded["basic_auth"] == false);
+  CHECK_FALSE(decode_lookup_answer(encoded).route.basic_auth);
+  encoded["basic_auth"] = "false";
+  CHECK_THROWS_WITH(decode_lookup_answer(encoded),
+                    "lookup answer: \"basic_auth\" must be true or false");
 }
 
 TEST_CASE("Malformed lookup answers are refused naming the field", "[lookup_answer]") {

@@ -16,6 +16,9 @@ TEST_CASE("Mechanisms are found by name in any case and named as registered", "[
   for (Mechanism mechanism : sasl::all_mechanisms()) {
     CHECK(sasl::mechanism_named(sasl::to_string(mechanism)) == mechanism);
   }
+  // What "basic_auth": false turns off.
+  CHECK(sasl::carries_password(Mechanism::Plain));
+  CHECK(sasl::carries_password(Mechanism::Login));
 }
 
 TEST_CASE("Every capability list is built from the listener's mechanisms", "[mechanisms]") {

@@ -1,6 +1,8 @@
 // The one table of what a pod's login answer means (proxy/protocol/pod_verdict.h).
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include "proxy/login_outcome.h"
 #include "proxy/protocol/pod_verdict.h"
 
@@ -84,4 +86,10 @@ TEST_CASE("Each outcome is counted where it belongs", "[pod_verdict]") {
   CHECK_FALSE(counts_as_refusal(LoginOutcome::InUse));
   CHECK(is_pod_fault(LoginOutcome::PodTimeout));
   CHECK_FALSE(is_pod_fault(LoginOutcome::PodUnreachable));
+  // A password refused by policy, unchecked: answered like a wrong one (and
+  // counted by max_auth_attempts), but no guess the guard should count.
+  CHECK_FALSE(is_wrong_guess(LoginOutcome::BasicAuthOff));
+  CHECK(counts_as_refusal(LoginOutcome::BasicAuthOff));
+  CHECK(podgate::proxy::answered_as_auth_failure(LoginOutcome::BasicAuthOff));
+  CHECK(std::string(podgate::proxy::result_name(LoginOutcome::BasicAuthOff)) == "policy");
 }

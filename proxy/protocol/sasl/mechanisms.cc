@@ -12,20 +12,29 @@ namespace {
 struct Row {
   Mechanism mechanism;
   std::string_view name;
+  bool carries_password;
 };
 
 constexpr std::array kRegistry{
-    Row{Mechanism::Plain, "PLAIN"},
-    Row{Mechanism::Login, "LOGIN"},
+    Row{Mechanism::Plain, "PLAIN", true},
+    Row{Mechanism::Login, "LOGIN", true},
 };
+
+const Row& row_of(Mechanism mechanism) {
+  for (const Row& row : kRegistry) {
+    if (row.mechanism == mechanism) return row;
+  }
+  return kRegistry.front();  // not reached: every enumerator has its row
+}
 
 }  // namespace
 
 std::string_view to_string(Mechanism mechanism) {
-  for (const Row& row : kRegistry) {
-    if (row.mechanism == mechanism) return row.name;
-  }
-  return "?";
+  return row_of(mechanism).name;
+}
+
+bool carries_password(Mechanism mechanism) {
+  return row_of(mechanism).carries_password;
 }
 
 std::optional<Mechanism> mechanism_named(std::string_view name) {

@@ -18,6 +18,9 @@ enum class Mechanism {
 
 // The registered name ("PLAIN").
 std::string_view to_string(Mechanism mechanism);
+// The mechanism carries the user's password ("basic authentication", what a
+// directory's "basic_auth": false turns off).
+bool carries_password(Mechanism mechanism);
 // The mechanism registered under `name`, in any case (RFC 4422 names are
 // upper case; clients send them in any).
 std::optional<Mechanism> mechanism_named(std::string_view name);
