@@ -41,8 +41,9 @@ class LoginMetrics {
 
  private:
   static constexpr std::size_t kProtocols = 3;
-  static constexpr std::array<const char*, 5> kResults{"ok", "auth_failed", "disabled",
-                                                       "unavailable", "in_use"};
+  // Every result_name() but no_login (no credentials, no login to count).
+  static constexpr std::array<const char*, 6> kResults{"ok",       "auth_failed", "policy",
+                                                       "disabled", "unavailable", "in_use"};
   static constexpr std::array<const char*, 5> kSources{"file", "cache", "stale", "directory",
                                                        "auth_http"};
   struct PerProtocol {

@@ -17,11 +17,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podlib  # noqa: E402
+from adminlib import AdminClient  # noqa: E402
 from podlib import plain_b64  # noqa: E402
 
 ALICE = "alice@example.com"  # listed; example.com has POP3 off
 BOB = "bob@example.com"      # listed; IMAP and SMTP as usual
 ERIN = "erin@example.org"    # routed by domain; example.org allows no passwords
+GRACE = "grace@example.com"  # listed with "basic_auth": false herself
 LISTENERS = [{"protocol": "imap", "tls": "implicit"}, {"protocol": "pop3", "tls": "implicit"},
              {"protocol": "smtp", "tls": "implicit"}]
 
@@ -35,9 +37,12 @@ class TenantPolicyTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
             directory = cls.world.directory()
             directory["domains"]["example.org"] = {"pod": "pod-2", "basic_auth": False}
             directory["domains"]["example.com"] = {"pod": "pod-1", "pop3": False}
-            cls.world.podgate = cls.world.new_podgate("podgate", directory=directory,
+            directory["users"][GRACE] = {"pod": "pod-2", "basic_auth": False}
+            extra = {"admin": {"listen": "127.0.0.1:%d" % podlib.free_port()}}
+            cls.world.podgate = cls.world.new_podgate("podgate", extra, directory=directory,
                                                       listeners=LISTENERS)
             cls.pg = cls.world.podgate
+            cls.admin = AdminClient(cls.pg)
         except Exception:
             cls.world.stop()
             raise
@@ -54,16 +59,20 @@ class TenantPolicyTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         for before, now in zip(since, self.pod_logs()):
             self.assertNotIn(text, now[len(before):])
 
-    def policy_lines(self, mark, protocol):
+    def policy_lines(self, mark, protocol, user):
         return [line for line in self.pg.access_log_lines()[mark:]
-                if line.get("user") == ERIN and line.get("protocol") == protocol]
+                if line.get("user") == user and line.get("protocol") == protocol]
 
-    def assertRefusedByPolicy(self, mark, protocol, count=1):
+    def policy_refusals(self, protocol):
+        return self.admin.metrics().get(
+            'podgate_logins_total{protocol="%s",result="policy"}' % protocol, 0)
+
+    def assertRefusedByPolicy(self, mark, protocol, count=1, user=ERIN):
         deadline = time.time() + 5
-        lines = self.policy_lines(mark, protocol)
+        lines = self.policy_lines(mark, protocol, user)
         while len(lines) < count and time.time() < deadline:
             time.sleep(0.05)
-            lines = self.policy_lines(mark, protocol)
+            lines = self.policy_lines(mark, protocol, user)
         self.assertEqual(len(lines), count, lines)
         for line in lines:
             self.assertEqual((line["result"], line["outcome"]), ("policy", "basic_auth_off"),
@@ -72,6 +81,7 @@ class TenantPolicyTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
 
     def test_imap_passwords_of_a_modern_only_domain_never_reach_the_pod(self):
         mark, pod_logs = self.log_mark(), self.pod_logs()
+        counted = self.policy_refusals("imap")
         r = self.raw()
         tagged = self.login(r, ERIN, self.pw(ERIN))
         self.assertTagged(tagged, "L", "NO", "AUTHENTICATIONFAILED")
@@ -82,6 +92,25 @@ class TenantPolicyTest(podlib.NoSecretsMixin, podlib.WorldTestCase):
         r.close()
         self.assertRefusedByPolicy(mark, "imap", count=2)  # a line per session
         self.assertNotInPodLogs(ERIN, pod_logs)
+        self.assertEqual(self.policy_refusals("imap") - counted, 2)
+
+    def test_a_user_of_her_own_without_basic_auth_is_refused_alike(self):
+        mark, pod_logs = self.log_mark(), self.pod_logs()
+        r = self.raw()
+        self.assertTagged(self.login(r, GRACE, self.pw(GRACE)), "L", "NO", "AUTHENTICATIONFAILED")
+        r.close()
+        self.assertRefusedByPolicy(mark, "imap", user=GRACE)
+        self.assertNotInPodLogs(GRACE, pod_logs)
+
+    def test_policy_refusals_count_towards_max_auth_attempts(self):
+        r = self.raw()
+        for i in range(2):
+            self.assertTagged(self.login(r, ERIN, self.pw(ERIN), tag="L%d" % i), "L%d" % i, "NO",
+                              "AUTHENTICATIONFAILED")
+        self.assertTagged(self.login(r, ERIN, self.pw(ERIN), tag="L2"), "L2", "NO")
+        self.assertTrue(r.is_closed(3))
+        self.assertTrue(any(line.startswith(b"* BYE") for line in r.closing_lines),
+                        r.closing_lines)
 
     def test_pop3_and_smtp_passwords_are_refused_alike(self):
         mark, pod_logs = self.log_mark(), self.pod_logs()
