@@ -332,8 +332,9 @@ class SmtpTest(podlib.WorldTestCase):
         self.assertLess(grown, 48 * 1024, "podgate grew by %d KB for one silent reader" % grown)
 
     def test_a_listener_offers_only_the_mechanisms_it_names(self):
-        only_login = [{"protocol": protocol, "tls": "implicit", "mechanisms": ["LOGIN"]}
-                      for protocol in ("imap", "pop3", "smtp")]
+        only_login = [{"protocol": protocol, "tls": tls, "mechanisms": ["LOGIN"]}
+                      for protocol, tls in (("imap", "implicit"), ("pop3", "implicit"),
+                                            ("smtp", "implicit"), ("imap", "starttls"))]
         pg = self.world.new_podgate("podgate-login-only", directory=self.pg.directory,
                                     listeners=only_login)
         context = podlib.client_tls_context()
@@ -350,6 +351,13 @@ class SmtpTest(podlib.WorldTestCase):
         self.assertEqual(typ, "OK")
         typ, data = im.select("INBOX")
         self.assertEqual(typ, "OK", data)
+        # On a STARTTLS port: nothing offered before TLS, the same list after.
+        plain = imaplib.IMAP4("127.0.0.1", pg.port("imap", "starttls"))
+        self.addCleanup(plain.shutdown)
+        self.assertIn("LOGINDISABLED", plain.capabilities)
+        self.assertFalse([c for c in plain.capabilities if c.startswith("AUTH=")])
+        plain.starttls(ssl_context=context)
+        self.assertEqual([c for c in plain.capabilities if c.startswith("AUTH=")], ["AUTH=LOGIN"])
         # POP3: CAPA, a bare AUTH, a refused PLAIN.
         pop = poplib.POP3_SSL("127.0.0.1", pg.port("pop3"), context=context)
         self.addCleanup(pop.close)

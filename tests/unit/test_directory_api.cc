@@ -195,6 +195,26 @@ TEST_CASE("Users are read, created, replaced and deleted through the API", "[dir
                  Catch::Contains("podgate_directory_users 2"));
 }
 
+TEST_CASE("Domains are read, created, replaced and deleted through the API", "[directory_api]") {
+  ApiFixture fixture;
+  CHECK(fixture.call("GET", "/v1/domains/modern.example").status == 404);
+  Response created =
+      fixture.call("PUT", "/v1/domains/Modern.Example", R"({"pod": "pod-2", "basic_auth": false})");
+  CHECK(created.status == 201);
+  CHECK(body_of(fixture.call("GET", "/v1/domains/MODERN.example")) ==
+        json::parse(R"({"pod": "pod-2", "basic_auth": false})"));
+  json answer = body_of(fixture.call("GET", "/v1/lookup?user=anyone@modern.example&protocol=imap"));
+  CHECK(answer["pod"] == "pod-2");
+  CHECK(answer["basic_auth"] == false);
+  Response bad = fixture.call("PUT", "/v1/domains/modern.example", R"({"pod": "pod-9"})");
+  CHECK(bad.status == 400);
+  CHECK_THAT(body_of(bad)["error"].get<std::string>(), Catch::Contains("unknown pod \"pod-9\""));
+  CHECK(fixture.call("DELETE", "/v1/domains/modern.example").status == 200);
+  CHECK(fixture.call("DELETE", "/v1/domains/modern.example").status == 404);
+  CHECK(body_of(fixture.call("GET", "/v1/domains/modern.example"))["error"] == "unknown domain");
+  CHECK(fixture.call("GET", "/v1/lookup?user=anyone@modern.example&protocol=imap").status == 404);
+}
+
 TEST_CASE("Bad user edits answer 400 with the reason and leave the file alone", "[directory_api]") {
   ApiFixture fixture;
   const std::string original = fixture.file_text();
